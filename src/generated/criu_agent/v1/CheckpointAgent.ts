@@ -1,0 +1,186 @@
+// Original file: proto/criu_agent/v1/agent.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { CheckRequest as _criu_agent_v1_CheckRequest, CheckRequest__Output as _criu_agent_v1_CheckRequest__Output } from '../../criu_agent/v1/CheckRequest';
+import type { CheckResponse as _criu_agent_v1_CheckResponse, CheckResponse__Output as _criu_agent_v1_CheckResponse__Output } from '../../criu_agent/v1/CheckResponse';
+import type { ContinueRequest as _criu_agent_v1_ContinueRequest, ContinueRequest__Output as _criu_agent_v1_ContinueRequest__Output } from '../../criu_agent/v1/ContinueRequest';
+import type { ContinueResponse as _criu_agent_v1_ContinueResponse, ContinueResponse__Output as _criu_agent_v1_ContinueResponse__Output } from '../../criu_agent/v1/ContinueResponse';
+import type { DumpRequest as _criu_agent_v1_DumpRequest, DumpRequest__Output as _criu_agent_v1_DumpRequest__Output } from '../../criu_agent/v1/DumpRequest';
+import type { DumpResponse as _criu_agent_v1_DumpResponse, DumpResponse__Output as _criu_agent_v1_DumpResponse__Output } from '../../criu_agent/v1/DumpResponse';
+import type { PreDumpRequest as _criu_agent_v1_PreDumpRequest, PreDumpRequest__Output as _criu_agent_v1_PreDumpRequest__Output } from '../../criu_agent/v1/PreDumpRequest';
+import type { PreDumpResponse as _criu_agent_v1_PreDumpResponse, PreDumpResponse__Output as _criu_agent_v1_PreDumpResponse__Output } from '../../criu_agent/v1/PreDumpResponse';
+import type { RestoreRequest as _criu_agent_v1_RestoreRequest, RestoreRequest__Output as _criu_agent_v1_RestoreRequest__Output } from '../../criu_agent/v1/RestoreRequest';
+import type { RestoreResponse as _criu_agent_v1_RestoreResponse, RestoreResponse__Output as _criu_agent_v1_RestoreResponse__Output } from '../../criu_agent/v1/RestoreResponse';
+
+/**
+ * CheckpointAgent checkpoints (Dump, PreDump), restores (Restore) and resumes
+ * (Continue) process trees on this node.
+ * 
+ * Errors are gRPC status codes with a message naming what to change:
+ * INVALID_ARGUMENT for a malformed request, NOT_FOUND for a pid or checkpoint
+ * that does not exist, ALREADY_EXISTS for a checkpoint id that is taken or a
+ * pid that is still in use at restore, FAILED_PRECONDITION when the tree or
+ * the kernel is not in a state that allows the operation, ABORTED when another
+ * operation holds the same tree or checkpoint, CANCELLED/DEADLINE_EXCEEDED when
+ * the call ended before CRIU did (the tree is left running), INTERNAL when
+ * CRIU failed for another reason. When CRIU failed, the trailing metadata
+ * carries `criu-errno` and `criu-log` (the path of CRIU's log on the node).
+ */
+export interface CheckpointAgentClient extends grpc.Client {
+  /**
+   * Check reports the CRIU this agent drives and the kernel features that
+   * decide what it can do, so a caller can decide before it asks.
+   */
+  Check(argument: _criu_agent_v1_CheckRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_CheckResponse__Output>): grpc.ClientUnaryCall;
+  Check(argument: _criu_agent_v1_CheckRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_CheckResponse__Output>): grpc.ClientUnaryCall;
+  Check(argument: _criu_agent_v1_CheckRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_CheckResponse__Output>): grpc.ClientUnaryCall;
+  Check(argument: _criu_agent_v1_CheckRequest, callback: grpc.requestCallback<_criu_agent_v1_CheckResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Check reports the CRIU this agent drives and the kernel features that
+   * decide what it can do, so a caller can decide before it asks.
+   */
+  check(argument: _criu_agent_v1_CheckRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_CheckResponse__Output>): grpc.ClientUnaryCall;
+  check(argument: _criu_agent_v1_CheckRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_CheckResponse__Output>): grpc.ClientUnaryCall;
+  check(argument: _criu_agent_v1_CheckRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_CheckResponse__Output>): grpc.ClientUnaryCall;
+  check(argument: _criu_agent_v1_CheckRequest, callback: grpc.requestCallback<_criu_agent_v1_CheckResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Continue resumes a tree left STOPPED (by Dump, Restore or anyone else):
+   * SIGCONT to every process of the tree. FAILED_PRECONDITION when the tree
+   * is not stopped.
+   */
+  Continue(argument: _criu_agent_v1_ContinueRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_ContinueResponse__Output>): grpc.ClientUnaryCall;
+  Continue(argument: _criu_agent_v1_ContinueRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_ContinueResponse__Output>): grpc.ClientUnaryCall;
+  Continue(argument: _criu_agent_v1_ContinueRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_ContinueResponse__Output>): grpc.ClientUnaryCall;
+  Continue(argument: _criu_agent_v1_ContinueRequest, callback: grpc.requestCallback<_criu_agent_v1_ContinueResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Continue resumes a tree left STOPPED (by Dump, Restore or anyone else):
+   * SIGCONT to every process of the tree. FAILED_PRECONDITION when the tree
+   * is not stopped.
+   */
+  continue(argument: _criu_agent_v1_ContinueRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_ContinueResponse__Output>): grpc.ClientUnaryCall;
+  continue(argument: _criu_agent_v1_ContinueRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_ContinueResponse__Output>): grpc.ClientUnaryCall;
+  continue(argument: _criu_agent_v1_ContinueRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_ContinueResponse__Output>): grpc.ClientUnaryCall;
+  continue(argument: _criu_agent_v1_ContinueRequest, callback: grpc.requestCallback<_criu_agent_v1_ContinueResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Dump checkpoints the tree rooted at `pid` into a new checkpoint. The tree
+   * ends DEAD (killed) unless `final_state` asks for RUNNING or STOPPED.
+   */
+  Dump(argument: _criu_agent_v1_DumpRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
+  Dump(argument: _criu_agent_v1_DumpRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
+  Dump(argument: _criu_agent_v1_DumpRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
+  Dump(argument: _criu_agent_v1_DumpRequest, callback: grpc.requestCallback<_criu_agent_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Dump checkpoints the tree rooted at `pid` into a new checkpoint. The tree
+   * ends DEAD (killed) unless `final_state` asks for RUNNING or STOPPED.
+   */
+  dump(argument: _criu_agent_v1_DumpRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
+  dump(argument: _criu_agent_v1_DumpRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
+  dump(argument: _criu_agent_v1_DumpRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
+  dump(argument: _criu_agent_v1_DumpRequest, callback: grpc.requestCallback<_criu_agent_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * PreDump copies the tree's memory into a new checkpoint while it keeps
+   * running, so that a later Dump with `parent_checkpoint_id` only has to save
+   * what changed since. Needs kernel memory tracking (soft-dirty bits):
+   * FAILED_PRECONDITION where the kernel lacks it.
+   */
+  PreDump(argument: _criu_agent_v1_PreDumpRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  PreDump(argument: _criu_agent_v1_PreDumpRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  PreDump(argument: _criu_agent_v1_PreDumpRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  PreDump(argument: _criu_agent_v1_PreDumpRequest, callback: grpc.requestCallback<_criu_agent_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * PreDump copies the tree's memory into a new checkpoint while it keeps
+   * running, so that a later Dump with `parent_checkpoint_id` only has to save
+   * what changed since. Needs kernel memory tracking (soft-dirty bits):
+   * FAILED_PRECONDITION where the kernel lacks it.
+   */
+  preDump(argument: _criu_agent_v1_PreDumpRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  preDump(argument: _criu_agent_v1_PreDumpRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  preDump(argument: _criu_agent_v1_PreDumpRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  preDump(argument: _criu_agent_v1_PreDumpRequest, callback: grpc.requestCallback<_criu_agent_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Restore recreates the tree saved in a Dump checkpoint, with its original
+   * pids. The tree ends RUNNING unless `final_state` asks for STOPPED. The
+   * restored tree does not depend on the agent: restarting the agent leaves it
+   * alone.
+   */
+  Restore(argument: _criu_agent_v1_RestoreRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_RestoreResponse__Output>): grpc.ClientUnaryCall;
+  Restore(argument: _criu_agent_v1_RestoreRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_RestoreResponse__Output>): grpc.ClientUnaryCall;
+  Restore(argument: _criu_agent_v1_RestoreRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_RestoreResponse__Output>): grpc.ClientUnaryCall;
+  Restore(argument: _criu_agent_v1_RestoreRequest, callback: grpc.requestCallback<_criu_agent_v1_RestoreResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Restore recreates the tree saved in a Dump checkpoint, with its original
+   * pids. The tree ends RUNNING unless `final_state` asks for STOPPED. The
+   * restored tree does not depend on the agent: restarting the agent leaves it
+   * alone.
+   */
+  restore(argument: _criu_agent_v1_RestoreRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_RestoreResponse__Output>): grpc.ClientUnaryCall;
+  restore(argument: _criu_agent_v1_RestoreRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_RestoreResponse__Output>): grpc.ClientUnaryCall;
+  restore(argument: _criu_agent_v1_RestoreRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_RestoreResponse__Output>): grpc.ClientUnaryCall;
+  restore(argument: _criu_agent_v1_RestoreRequest, callback: grpc.requestCallback<_criu_agent_v1_RestoreResponse__Output>): grpc.ClientUnaryCall;
+  
+}
+
+/**
+ * CheckpointAgent checkpoints (Dump, PreDump), restores (Restore) and resumes
+ * (Continue) process trees on this node.
+ * 
+ * Errors are gRPC status codes with a message naming what to change:
+ * INVALID_ARGUMENT for a malformed request, NOT_FOUND for a pid or checkpoint
+ * that does not exist, ALREADY_EXISTS for a checkpoint id that is taken or a
+ * pid that is still in use at restore, FAILED_PRECONDITION when the tree or
+ * the kernel is not in a state that allows the operation, ABORTED when another
+ * operation holds the same tree or checkpoint, CANCELLED/DEADLINE_EXCEEDED when
+ * the call ended before CRIU did (the tree is left running), INTERNAL when
+ * CRIU failed for another reason. When CRIU failed, the trailing metadata
+ * carries `criu-errno` and `criu-log` (the path of CRIU's log on the node).
+ */
+export interface CheckpointAgentHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * Check reports the CRIU this agent drives and the kernel features that
+   * decide what it can do, so a caller can decide before it asks.
+   */
+  Check: grpc.handleUnaryCall<_criu_agent_v1_CheckRequest__Output, _criu_agent_v1_CheckResponse>;
+  
+  /**
+   * Continue resumes a tree left STOPPED (by Dump, Restore or anyone else):
+   * SIGCONT to every process of the tree. FAILED_PRECONDITION when the tree
+   * is not stopped.
+   */
+  Continue: grpc.handleUnaryCall<_criu_agent_v1_ContinueRequest__Output, _criu_agent_v1_ContinueResponse>;
+  
+  /**
+   * Dump checkpoints the tree rooted at `pid` into a new checkpoint. The tree
+   * ends DEAD (killed) unless `final_state` asks for RUNNING or STOPPED.
+   */
+  Dump: grpc.handleUnaryCall<_criu_agent_v1_DumpRequest__Output, _criu_agent_v1_DumpResponse>;
+  
+  /**
+   * PreDump copies the tree's memory into a new checkpoint while it keeps
+   * running, so that a later Dump with `parent_checkpoint_id` only has to save
+   * what changed since. Needs kernel memory tracking (soft-dirty bits):
+   * FAILED_PRECONDITION where the kernel lacks it.
+   */
+  PreDump: grpc.handleUnaryCall<_criu_agent_v1_PreDumpRequest__Output, _criu_agent_v1_PreDumpResponse>;
+  
+  /**
+   * Restore recreates the tree saved in a Dump checkpoint, with its original
+   * pids. The tree ends RUNNING unless `final_state` asks for STOPPED. The
+   * restored tree does not depend on the agent: restarting the agent leaves it
+   * alone.
+   */
+  Restore: grpc.handleUnaryCall<_criu_agent_v1_RestoreRequest__Output, _criu_agent_v1_RestoreResponse>;
+  
+}
+
+export interface CheckpointAgentDefinition extends grpc.ServiceDefinition {
+  Check: MethodDefinition<_criu_agent_v1_CheckRequest, _criu_agent_v1_CheckResponse, _criu_agent_v1_CheckRequest__Output, _criu_agent_v1_CheckResponse__Output>
+  Continue: MethodDefinition<_criu_agent_v1_ContinueRequest, _criu_agent_v1_ContinueResponse, _criu_agent_v1_ContinueRequest__Output, _criu_agent_v1_ContinueResponse__Output>
+  Dump: MethodDefinition<_criu_agent_v1_DumpRequest, _criu_agent_v1_DumpResponse, _criu_agent_v1_DumpRequest__Output, _criu_agent_v1_DumpResponse__Output>
+  PreDump: MethodDefinition<_criu_agent_v1_PreDumpRequest, _criu_agent_v1_PreDumpResponse, _criu_agent_v1_PreDumpRequest__Output, _criu_agent_v1_PreDumpResponse__Output>
+  Restore: MethodDefinition<_criu_agent_v1_RestoreRequest, _criu_agent_v1_RestoreResponse, _criu_agent_v1_RestoreRequest__Output, _criu_agent_v1_RestoreResponse__Output>
+}

@@ -1,0 +1,43 @@
+// Original file: proto/criu_agent/v1/agent.proto
+
+import type { FinalState as _criu_agent_v1_FinalState, FinalState__Output as _criu_agent_v1_FinalState__Output } from '../../criu_agent/v1/FinalState';
+
+export interface RestoreResponse {
+  /**
+   * Pid of the restored root (the same as when it was dumped).
+   */
+  'pid'?: (number);
+  /**
+   * The state the tree was left in, as checked in /proc after CRIU finished.
+   */
+  'final_state'?: (_criu_agent_v1_FinalState);
+  'checkpoint_id'?: (string);
+  /**
+   * Every restored process, root first.
+   */
+  'pids'?: (number)[];
+  /**
+   * CRIU's log of this restore, on this node.
+   */
+  'log_path'?: (string);
+}
+
+export interface RestoreResponse__Output {
+  /**
+   * Pid of the restored root (the same as when it was dumped).
+   */
+  'pid': (number);
+  /**
+   * The state the tree was left in, as checked in /proc after CRIU finished.
+   */
+  'final_state': (_criu_agent_v1_FinalState__Output);
+  'checkpoint_id': (string);
+  /**
+   * Every restored process, root first.
+   */
+  'pids': (number)[];
+  /**
+   * CRIU's log of this restore, on this node.
+   */
+  'log_path': (string);
+}
