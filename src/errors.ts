@@ -1,0 +1,51 @@
+/**
+ * Domain errors. Every layer below the server throws these (or lets them
+ * through); src/server/status.ts maps them to gRPC status codes in one place,
+ * so no layer below the server knows about gRPC.
+ */
+export type ErrorKind =
+  | 'invalid-argument'
+  | 'not-found'
+  | 'already-exists'
+  | 'failed-precondition'
+  | 'permission-denied'
+  | 'resource-exhausted'
+  | 'aborted'
+  | 'cancelled'
+  | 'deadline-exceeded'
+  | 'unavailable'
+  | 'data-loss'
+  | 'internal';
+
+/** Extra facts a caller can act on; sent as gRPC trailing metadata. */
+export interface ErrorDetails {
+  /** errno CRIU reported (cr_errno), when CRIU failed. */
+  criuErrno?: number;
+  /** Path of CRIU's log on this node, when there is one. */
+  criuLog?: string;
+}
+
+export class AgentError extends Error {
+  readonly kind: ErrorKind;
+  readonly details: ErrorDetails;
+
+  constructor(kind: ErrorKind, message: string, options: { cause?: unknown; details?: ErrorDetails } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AgentError';
+    this.kind = kind;
+    this.details = options.details ?? {};
+  }
+}
+
+export function invalidArgument(message: string): AgentError {
+  return new AgentError('invalid-argument', message);
+}
+
+/** True when `err` is the reason an AbortSignal fired with (see abortReason). */
+export function isAbort(err: unknown): err is AgentError {
+  return err instanceof AgentError && (err.kind === 'cancelled' || err.kind === 'deadline-exceeded');
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
