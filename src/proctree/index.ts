@@ -1,0 +1,26 @@
+/**
+ * Everything the agent knows about live processes, read from /proc.
+ * All readers are async and never shell out.
+ */
+export {
+  type TaskState,
+  type TaskInfo,
+  type ProcessInfo,
+  type ProcStat,
+  PF_KTHREAD,
+  PF_EXITING,
+  ProcStatParseError,
+  parseStat,
+  mapTaskState,
+  isExitedTask,
+  isZombieProcess,
+  readStat,
+  readProcess,
+  readTaskChildren,
+  pidInUse,
+  waitForPidFree,
+  isKernelThread,
+  sessionInfo,
+} from './procfs';
+export { type TreeSnapshot, type TreeStatus, snapshotTree, treeStatus, waitForTreeStatus } from './tree';
+export { signalTree, continueTree } from './signals';
