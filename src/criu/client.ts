@@ -1,0 +1,160 @@
+import { promises as fsp } from 'node:fs';
+import { AgentError } from '../errors';
+import type { criu_opts } from '../generated/criu/criu_opts';
+import type { criu_req } from '../generated/criu/criu_req';
+import type { criu_resp__Output } from '../generated/criu/criu_resp';
+import { CriuCodec } from './codec';
+import { classifyCriuFailure, type CriuOperation } from './errors';
+import { summarizeLog } from './log';
+import { CriuTransportError, type CriuLauncher, type CriuWorker } from './transport';
+
+export interface CriuVersion {
+  major: number;
+  minor: number;
+  sublevel: number;
+  gitid: string;
+  /** "4.2.1" */
+  text: string;
+}
+
+export interface CriuFeatures {
+  memTrack: boolean;
+  lazyPages: boolean;
+  pidfdStore: boolean;
+}
+
+/** One dump, pre-dump or restore. */
+export interface CriuRun {
+  /** Images directory: CRIU gets an fd on it (images_dir_fd), which every CRIU version accepts. */
+  imagesDir: string;
+  /** Log file name inside imagesDir (CRIU allows no sub-directories). */
+  logFile: string;
+  /** Everything else CRIU should do; images_dir_fd and log_file are filled in here. */
+  opts: Omit<criu_opts, 'images_dir_fd' | 'log_file'>;
+  /** Aborting stops CRIU (the worker is killed). */
+  signal?: AbortSignal;
+}
+
+/** The agent's view of CRIU: one method per request type it uses. */
+export interface CriuClient {
+  /** e.g. "criu swrk (/usr/local/sbin/criu)" */
+  readonly description: string;
+  version(signal?: AbortSignal): Promise<CriuVersion>;
+  features(signal?: AbortSignal): Promise<CriuFeatures>;
+  dump(run: CriuRun): Promise<void>;
+  /** One pre-dump per call (SINGLE_PRE_DUMP: PRE_DUMP would keep the connection waiting for more rounds). */
+  preDump(run: CriuRun): Promise<void>;
+  /** Returns the pid of the restored root. */
+  restore(run: CriuRun): Promise<{ pid: number }>;
+}
+
+/** Speaks CRIU's RPC protocol, one worker (swrk child or service connection) per request. */
+export class RpcCriuClient implements CriuClient {
+  private readonly codec = new CriuCodec();
+
+  constructor(
+    private readonly launcher: CriuLauncher,
+    readonly description: string,
+  ) {}
+
+  async version(signal?: AbortSignal): Promise<CriuVersion> {
+    const resp = await this.call('check', { type: 'VERSION' }, signal);
+    const v = resp.version;
+    if (!resp.success || !v) throw new AgentError('unavailable', `${this.description} did not report its version`);
+    const sublevel = v.sublevel ?? 0;
+    return {
+      major: v.major_number,
+      minor: v.minor_number,
+      sublevel,
+      gitid: v.gitid ?? '',
+      text: `${v.major_number}.${v.minor_number}${sublevel ? `.${sublevel}` : ''}`,
+    };
+  }
+
+  async features(signal?: AbortSignal): Promise<CriuFeatures> {
+    const resp = await this.call(
+      'check',
+      { type: 'FEATURE_CHECK', features: { mem_track: true, lazy_pages: true, pidfd_store: true } },
+      signal,
+    );
+    if (!resp.success) throw new AgentError('unavailable', `${this.description} could not check kernel features`);
+    const f = resp.features;
+    return { memTrack: !!f?.mem_track, lazyPages: !!f?.lazy_pages, pidfdStore: !!f?.pidfd_store };
+  }
+
+  async dump(run: CriuRun): Promise<void> {
+    await this.run('dump', 'DUMP', run);
+  }
+
+  async preDump(run: CriuRun): Promise<void> {
+    await this.run('pre-dump', 'SINGLE_PRE_DUMP', run);
+  }
+
+  async restore(run: CriuRun): Promise<{ pid: number }> {
+    const resp = await this.run('restore', 'RESTORE', run);
+    const pid = resp.restore?.pid;
+    if (!pid) throw new AgentError('internal', `CRIU reported a successful restore without a pid; log: ${run.imagesDir}/${run.logFile}`);
+    return { pid };
+  }
+
+  private async run(op: CriuOperation, type: 'DUMP' | 'SINGLE_PRE_DUMP' | 'RESTORE', run: CriuRun): Promise<criu_resp__Output> {
+    const logPath = `${run.imagesDir}/${run.logFile}`;
+    const dir = await fsp.open(run.imagesDir, 'r');
+    try {
+      const resp = await this.call(
+        op,
+        { type, opts: { ...run.opts, images_dir_fd: dir.fd, log_file: run.logFile } },
+        run.signal,
+        logPath,
+      );
+      if (!resp.success) {
+        throw classifyCriuFailure({ op, errno: resp.cr_errno ?? 0, log: await summarizeLog(logPath), logPath });
+      }
+      return resp;
+    } finally {
+      await dir.close();
+    }
+  }
+
+  /**
+   * Sends one request and returns CRIU's final reply, answering every NOTIFY
+   * on the way (CRIU blocks until each is answered).
+   */
+  private async call(op: CriuOperation, req: criu_req, signal?: AbortSignal, logPath?: string): Promise<criu_resp__Output> {
+    signal?.throwIfAborted();
+    const worker = await this.launcher.open();
+    const stop = (): void => worker.kill();
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      worker.channel.send(this.codec.encodeRequest(req));
+      for (;;) {
+        const resp = this.codec.decodeResponse(await worker.channel.receive(signal));
+        if (resp.type !== 'NOTIFY') return resp;
+        worker.channel.send(this.codec.encodeRequest({ type: 'NOTIFY', notify_success: true }));
+      }
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (err instanceof CriuTransportError) throw await this.workerDied(op, worker, err, logPath);
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      await worker.dispose();
+    }
+  }
+
+  private async workerDied(op: CriuOperation, worker: CriuWorker, err: CriuTransportError, logPath?: string): Promise<AgentError> {
+    worker.kill();
+    const exit = await worker.exited;
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`;
+    const stderr = exit.stderr.trim().split('\n').slice(-5).join(' | ');
+    const log = logPath ? await summarizeLog(logPath) : undefined;
+    const said = log?.errors.length ? log.errors.join(' | ') : stderr;
+    return new AgentError(
+      'internal',
+      `CRIU ${op} failed: ${worker.description} ${how} before replying (${err.message})` +
+        (said ? `; CRIU said: ${said}` : '') +
+        (logPath ? `; full log: ${logPath}` : ''),
+      { cause: err, details: { criuLog: logPath } },
+    );
+  }
+}

@@ -1,0 +1,96 @@
+import { constants as osConstants } from 'node:os';
+import { AgentError, type ErrorKind } from '../errors';
+import type { CriuLogSummary } from './log';
+
+export type CriuOperation = 'dump' | 'pre-dump' | 'restore' | 'check';
+
+/**
+ * What a known CRIU failure means for the caller: a status kind and a
+ * sentence saying what to do. Matched on CRIU's log lines, which are stable
+ * across CRIU 3.x and 4.x, then on errno.
+ */
+interface Rule {
+  ops: CriuOperation[];
+  match: RegExp;
+  kind: ErrorKind;
+  hint: string;
+}
+
+const RULES: Rule[] = [
+  {
+    ops: ['dump', 'pre-dump'],
+    match: /session leader|is outside of the dump|shell[- ]job|Found dangling tty/i,
+    kind: 'failed-precondition',
+    hint: 'the tree is not a session of its own (it was started from a shell or without setsid): set options.shell_job, or start the target as a session leader (setsid)',
+  },
+  {
+    ops: ['dump', 'pre-dump'],
+    match: /External socket is used|Can't dump half of stream unix connection/i,
+    kind: 'failed-precondition',
+    hint:
+      'a unix socket of the tree is connected to a process outside it (often stdio sockets of the program that started it, such as Node\'s default stdio pipes): ' +
+      'start the target with stdio on files, pipes or /dev/null, or name each such socket in options.external as "unix[INODE]" (the inode from /proc/PID/fd; ' +
+      'options.ext_unix_sk covers datagram sockets only); restoring it then needs its peer back',
+  },
+  {
+    ops: ['dump', 'pre-dump'],
+    match: /Connected TCP socket|tcp-established/i,
+    kind: 'failed-precondition',
+    hint: 'the tree has established TCP connections: set options.tcp_established (and the same at restore), or options.tcp_close to drop them',
+  },
+  {
+    ops: ['dump', 'pre-dump'],
+    match: /soft.?dirty|Dirty (memory )?track|mem_dirty_track/i,
+    kind: 'failed-precondition',
+    hint: 'the kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY), which pre-dumps and incremental dumps need',
+  },
+  {
+    ops: ['restore'],
+    match: /File exists|EEXIST|pid .* (is )?busy|Can't fork for|set_tid|Pid \d+ do not match expected/i,
+    kind: 'already-exists',
+    hint: 'a pid of the checkpointed tree is in use on this node; if the tree was just dumped with final state DEAD, its root may still be a zombie until its parent reaps it: wait and retry',
+  },
+  {
+    ops: ['dump', 'pre-dump'],
+    match: /No such process|Can't read \/proc\/\d+\/stat|Unable to seize|Can't attach to/i,
+    kind: 'not-found',
+    hint: 'the process exited or could not be attached to while CRIU was seizing it',
+  },
+];
+
+const ERRNO_KINDS: Record<number, ErrorKind> = {
+  [osConstants.errno.ESRCH]: 'not-found',
+  [osConstants.errno.ENOSPC]: 'resource-exhausted',
+  [osConstants.errno.EDQUOT]: 'resource-exhausted',
+  [osConstants.errno.EPERM]: 'permission-denied',
+};
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+}
+
+export interface CriuFailure {
+  op: CriuOperation;
+  /** cr_errno from CRIU's reply; 0 when CRIU did not set it. */
+  errno: number;
+  log: CriuLogSummary;
+  logPath?: string;
+}
+
+/** Turns a failed CRIU reply into an AgentError with CRIU's own error lines and what to do. */
+export function classifyCriuFailure(f: CriuFailure): AgentError {
+  const text = [...f.log.errors, ...f.log.tail].join('\n');
+  const rule = RULES.find((r) => r.ops.includes(f.op) && r.match.test(text));
+  const kind: ErrorKind = rule?.kind ?? ERRNO_KINDS[f.errno] ?? 'internal';
+  const parts = [`CRIU ${f.op} failed`];
+  if (f.errno) parts[0] += ` (${errnoName(f.errno)})`;
+  if (rule) parts.push(rule.hint);
+  const lines = f.log.errors.length ? f.log.errors : f.log.tail;
+  if (lines.length) parts.push(`CRIU said: ${lines.join(' | ')}`);
+  if (f.logPath) parts.push(`full log: ${f.logPath}`);
+  return new AgentError(kind, parts.join('; '), {
+    details: { criuErrno: f.errno || undefined, criuLog: f.logPath },
+  });
+}
