@@ -1,0 +1,178 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseListenAddress, type ListenAddress } from './server/address';
+
+/** The agent's settings, validated once at start and passed explicitly. */
+export interface AgentConfig {
+  readonly listen: ListenAddress;
+  readonly stateDir: string;
+  /** The criu binary started as `criu swrk` for each operation (ignored with criuSocket). */
+  readonly criuPath: string;
+  /** A `criu service` socket to use instead of starting `criu swrk`. */
+  readonly criuSocket?: string;
+  /** Unix socket permissions (octal), 0o600 by default: only root may call. */
+  readonly socketMode: number;
+  /** CRIU's log level (0-4) for the logs kept with each checkpoint. */
+  readonly criuLogLevel: number;
+  /** How long a Restore waits for a pid of the tree that is still a zombie to be reaped. */
+  readonly pidWaitMs: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const DEFAULTS = {
+  listen: 'unix:/run/criu-agent/agent.sock',
+  stateDir: '/var/lib/criu-agent',
+  socketMode: '0600',
+  criuLogLevel: 4,
+  pidWaitMs: 3000,
+  logLevel: 'info',
+} as const;
+
+/** Raw settings by name, as any source gives them (strings from env and flags). */
+type Raw = Partial<Record<keyof typeof SOURCES, string | number>>;
+
+/** Setting -> [environment variable, command-line flag]. */
+const SOURCES = {
+  listen: ['CRIU_AGENT_LISTEN', '--listen'],
+  stateDir: ['CRIU_AGENT_STATE_DIR', '--state-dir'],
+  criuPath: ['CRIU_AGENT_CRIU_PATH', '--criu-path'],
+  criuSocket: ['CRIU_AGENT_CRIU_SOCKET', '--criu-socket'],
+  socketMode: ['CRIU_AGENT_SOCKET_MODE', '--socket-mode'],
+  criuLogLevel: ['CRIU_AGENT_CRIU_LOG_LEVEL', '--criu-log-level'],
+  pidWaitMs: ['CRIU_AGENT_PID_WAIT_MS', '--pid-wait-ms'],
+  logLevel: ['CRIU_AGENT_LOG_LEVEL', '--log-level'],
+} as const;
+
+type Key = keyof typeof SOURCES;
+const KEYS = Object.keys(SOURCES) as Key[];
+
+export interface ConfigSources {
+  argv?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Builds the config from, in rising precedence: embedded defaults, a JSON file
+ * (--config or CRIU_AGENT_CONFIG), environment variables, flags. Throws
+ * ConfigError with a sentence naming the bad setting and its source.
+ */
+export function loadConfig({ argv = [], env = process.env }: ConfigSources = {}): AgentConfig {
+  const flags = parseFlags(argv);
+  const configFile = flags.config ?? env.CRIU_AGENT_CONFIG;
+  const raw: Raw = { ...DEFAULTS };
+  const origin: Partial<Record<Key, string>> = {};
+  if (configFile) {
+    for (const [k, v] of Object.entries(readConfigFile(configFile))) {
+      raw[k as Key] = v;
+      origin[k as Key] = `${configFile}: ${k}`;
+    }
+  }
+  for (const key of KEYS) {
+    const [envName] = SOURCES[key];
+    const v = env[envName];
+    if (v !== undefined && v !== '') {
+      raw[key] = v;
+      origin[key] = `environment variable ${envName}`;
+    }
+  }
+  for (const key of KEYS) {
+    const flag = SOURCES[key][1];
+    const v = flags.values[flag];
+    if (v !== undefined) {
+      raw[key] = v;
+      origin[key] = `flag ${flag}`;
+    }
+  }
+  const where = (k: Key): string => origin[k] ?? `default ${k}`;
+
+  let listen: ListenAddress;
+  try {
+    listen = parseListenAddress(String(raw.listen));
+  } catch (err) {
+    throw new ConfigError(`${where('listen')}: ${(err as Error).message}`);
+  }
+  const socketMode = parseInt(String(raw.socketMode), 8);
+  if (!Number.isInteger(socketMode) || socketMode < 0 || socketMode > 0o777 || /[^0-7]/.test(String(raw.socketMode))) {
+    throw new ConfigError(`${where('socketMode')}: ${String(raw.socketMode)} is not an octal file mode such as 0600 or 0660`);
+  }
+  const criuSocket = raw.criuSocket === undefined ? undefined : String(raw.criuSocket);
+  const config: AgentConfig = {
+    listen,
+    stateDir: path.resolve(String(raw.stateDir)),
+    criuPath: raw.criuPath !== undefined ? String(raw.criuPath) : findCriu(env),
+    criuSocket: criuSocket ? path.resolve(criuSocket) : undefined,
+    socketMode,
+    criuLogLevel: intIn(raw.criuLogLevel, 0, 4, where('criuLogLevel')),
+    pidWaitMs: intIn(raw.pidWaitMs, 0, 600_000, where('pidWaitMs')),
+    logLevel: oneOf(raw.logLevel, ['debug', 'info', 'warn', 'error'] as const, where('logLevel')),
+  };
+  return Object.freeze(config);
+}
+
+/** Flags of the form `--name value` or `--name=value`; unknown flags are errors. */
+function parseFlags(argv: readonly string[]): { config?: string; values: Record<string, string> } {
+  const known = new Set<string>([...KEYS.map((k) => SOURCES[k][1]), '--config']);
+  const values: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (!known.has(name)) {
+      throw new ConfigError(`unknown option ${JSON.stringify(name)}; known options: ${[...known].sort().join(', ')}`);
+    }
+    let value: string | undefined = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new ConfigError(`option ${name} needs a value`);
+    values[name] = value;
+    value = undefined;
+  }
+  const { '--config': config, ...rest } = values;
+  return { config, values: rest };
+}
+
+function readConfigFile(file: string): Record<string, string | number> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`config file ${file}: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${file}: expected a JSON object of settings`);
+  }
+  const out: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (!KEYS.includes(k as Key)) throw new ConfigError(`config file ${file}: unknown setting ${JSON.stringify(k)}; known: ${KEYS.join(', ')}`);
+    if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(`config file ${file}: ${k} must be a string or a number`);
+    out[k] = v;
+  }
+  return out;
+}
+
+function intIn(v: string | number | undefined, min: number, max: number, where: string): number {
+  const n = typeof v === 'number' ? v : Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${where}: ${String(v)} is not a whole number from ${min} to ${max}`);
+  return n;
+}
+
+function oneOf<T extends string>(v: string | number | undefined, allowed: readonly T[], where: string): T {
+  if (!allowed.includes(v as T)) throw new ConfigError(`${where}: ${String(v)} is not one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+/** `criu` on PATH, else where deploy/provision-criu.sh installs it. */
+function findCriu(env: NodeJS.ProcessEnv): string {
+  for (const dir of (env.PATH ?? '').split(':').filter(Boolean)) {
+    const candidate = path.join(dir, 'criu');
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // keep looking
+    }
+  }
+  return '/usr/local/sbin/criu';
+}

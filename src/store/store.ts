@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { AgentError } from '../errors';
+import type { FinalState } from '../finalState';
+import { validateCheckpointId } from './ids';
+
+export type CheckpointKind = 'dump' | 'pre-dump';
+
+/** What the store knows about a checkpoint; written last, as checkpoint.json. */
+export interface CheckpointRecord {
+  id: string;
+  kind: CheckpointKind;
+  /** The pre-dump this one builds on. */
+  parentId?: string;
+  /** Root pid of the tree when it was checkpointed. */
+  pid: number;
+  pids: number[];
+  createdAt: string;
+  criuVersion: string;
+  kernel: string;
+  finalState: FinalState;
+  /** CRIU's log, inside the checkpoint directory. */
+  logFile: string;
+}
+
+export const RECORD_FILE = 'checkpoint.json';
+const TMP_PREFIX = '.tmp-';
+
+/**
+ * Checkpoint directories under <stateDir>/checkpoints, one per id.
+ *
+ * A checkpoint is built in a hidden sibling directory and renamed into place
+ * only once CRIU succeeded and its record is written, so a directory named by
+ * an id is always complete. The temporary directory is a sibling, not in
+ * another folder, because CRIU resolves the "parent" link of an incremental
+ * dump relative to the images directory ("../<parent id>").
+ */
+export class CheckpointStore {
+  readonly checkpointsDir: string;
+  readonly failedDir: string;
+
+  private constructor(readonly stateDir: string) {
+    this.checkpointsDir = path.join(stateDir, 'checkpoints');
+    this.failedDir = path.join(stateDir, 'failed');
+  }
+
+  /** Creates the layout and sweeps temporary directories a previous run left behind. */
+  static async open(stateDir: string): Promise<CheckpointStore> {
+    const store = new CheckpointStore(path.resolve(stateDir));
+    await fsp.mkdir(store.checkpointsDir, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(store.failedDir, { recursive: true, mode: 0o700 });
+    await fsp.chmod(store.stateDir, 0o700);
+    for (const name of await fsp.readdir(store.checkpointsDir)) {
+      if (name.startsWith(TMP_PREFIX)) await fsp.rm(path.join(store.checkpointsDir, name), { recursive: true, force: true });
+    }
+    return store;
+  }
+
+  pathOf(id: string): string {
+    return path.join(this.checkpointsDir, validateCheckpointId(id));
+  }
+
+  /** The record of a complete checkpoint, or null when there is none by that id. */
+  async get(id: string): Promise<CheckpointRecord | null> {
+    const dir = this.pathOf(id);
+    try {
+      const st = await fsp.lstat(dir);
+      if (!st.isDirectory()) return null;
+      return JSON.parse(await fsp.readFile(path.join(dir, RECORD_FILE), 'utf8')) as CheckpointRecord;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new AgentError('data-loss', `checkpoint ${id} at ${dir} is unreadable: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Starts a new checkpoint; ALREADY_EXISTS when the id is taken. */
+  async create(id: string): Promise<PendingCheckpoint> {
+    const finalDir = this.pathOf(id);
+    if (await exists(finalDir)) {
+      throw new AgentError('already-exists', `checkpoint ${id} already exists (${finalDir}); choose another checkpoint_id`);
+    }
+    const tmpDir = path.join(this.checkpointsDir, `${TMP_PREFIX}${id}-${randomBytes(4).toString('hex')}`);
+    await fsp.mkdir(tmpDir, { mode: 0o700 });
+    return new PendingCheckpoint(this, id, tmpDir, finalDir);
+  }
+}
+
+/** A checkpoint being written; either commit() or discard() ends it. */
+export class PendingCheckpoint {
+  constructor(
+    private readonly store: CheckpointStore,
+    readonly id: string,
+    /** Where CRIU writes the images until commit. */
+    readonly dir: string,
+    readonly finalDir: string,
+  ) {}
+
+  /** Writes the record (atomically, last) and moves the directory into place. */
+  async commit(record: CheckpointRecord): Promise<string> {
+    const tmpRecord = path.join(this.dir, `${RECORD_FILE}.tmp`);
+    const fh = await fsp.open(tmpRecord, 'wx', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(record, null, 2) + '\n');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmpRecord, path.join(this.dir, RECORD_FILE));
+    try {
+      await fsp.rename(this.dir, this.finalDir);
+    } catch (err) {
+      // rename(2) onto a non-empty directory fails: someone made the id meanwhile.
+      await this.discard();
+      throw new AgentError('already-exists', `checkpoint ${this.id} appeared while it was being written`, { cause: err });
+    }
+    await syncDir(this.store.checkpointsDir);
+    return this.finalDir;
+  }
+
+  /**
+   * Removes the partial checkpoint, keeping CRIU's log (if any) under
+   * <stateDir>/failed so the error can point at it. Returns the kept log's path.
+   */
+  async discard(logFile?: string): Promise<string | undefined> {
+    let kept: string | undefined;
+    if (logFile) {
+      const from = path.join(this.dir, logFile);
+      const to = path.join(this.store.failedDir, `${this.id}-${new Date().toISOString().replace(/[:.]/g, '')}-${logFile}`);
+      try {
+        await fsp.rename(from, to);
+        kept = to;
+      } catch {
+        kept = undefined;
+      }
+    }
+    await fsp.rm(this.dir, { recursive: true, force: true });
+    return kept;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
