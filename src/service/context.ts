@@ -1,0 +1,103 @@
+import * as os from 'node:os';
+import type { AgentConfig } from '../config';
+import type { CriuClient, CriuFeatures, CriuVersion } from '../criu/client';
+import { AgentError } from '../errors';
+import type { FinalState } from '../finalState';
+import { continueTree, snapshotTree, treeStatus, waitForTreeStatus, type TreeSnapshot, type TreeStatus } from '../proctree';
+import type { CheckpointStore } from '../store';
+import { KeyedLocks } from './locks';
+
+/** What every service object is built from; tests pass fakes for criu. */
+export interface ServiceDeps {
+  config: AgentConfig;
+  criu: CriuClient;
+  store: CheckpointStore;
+}
+
+/** State the capability services share: the locks, and CRIU facts that do not change while the agent runs. */
+export class ServiceContext {
+  readonly locks = new KeyedLocks();
+  readonly kernel = os.release();
+  private featuresCache?: Promise<CriuFeatures>;
+  private versionCache?: Promise<CriuVersion>;
+
+  constructor(readonly deps: ServiceDeps) {}
+
+  get criu(): CriuClient {
+    return this.deps.criu;
+  }
+
+  get store(): CheckpointStore {
+    return this.deps.store;
+  }
+
+  /** Kernel features as CRIU sees them; asked once, a failed answer is asked again next time. */
+  features(signal?: AbortSignal): Promise<CriuFeatures> {
+    this.featuresCache ??= this.deps.criu.features(signal).catch((err: unknown) => {
+      this.featuresCache = undefined;
+      throw err;
+    });
+    return this.featuresCache;
+  }
+
+  version(signal?: AbortSignal): Promise<CriuVersion> {
+    this.versionCache ??= this.deps.criu.version(signal).catch((err: unknown) => {
+      this.versionCache = undefined;
+      throw err;
+    });
+    return this.versionCache;
+  }
+
+  /**
+   * Checks in /proc that the tree is in the state the operation is about to
+   * report. Signals land asynchronously after CRIU replies, so this polls for
+   * a short while before calling it a mismatch.
+   */
+  async verifyFinalState(pid: number, want: FinalState, what: string): Promise<TreeSnapshot | null> {
+    const expected: TreeStatus = want === 'DEAD' ? 'gone' : want === 'STOPPED' ? 'stopped' : 'running';
+    const { status, snapshot } = await waitForTreeStatus(pid, expected, 3000);
+    if (status !== expected) {
+      throw new AgentError(
+        'internal',
+        `${what} finished, but the tree of pid ${pid} is ${describeStatus(status, snapshot)} instead of ${want}`,
+      );
+    }
+    return snapshot;
+  }
+
+  /**
+   * After a failed or cancelled CRIU run: a tree that was running before must
+   * not stay frozen or stopped because of us (CRIU normally resumes it itself,
+   * but not when it was killed half-way).
+   */
+  async resumeIfLeftStopped(pid: number, before: TreeStatus): Promise<void> {
+    if (before !== 'running') return;
+    const snap = await snapshotTree(pid);
+    const status = treeStatus(snap);
+    if (snap && (status === 'stopped' || status === 'mixed')) await continueTree(snap);
+  }
+}
+
+export function describeStatus(status: TreeStatus, snap: TreeSnapshot | null): string {
+  if (status === 'gone') return 'gone';
+  if (!snap) return status;
+  const stopped = snap.processes.filter((p) => p.tasks.some((t) => t.state === 'stopped')).map((p) => p.pid);
+  const running = snap.processes.filter((p) => p.tasks.some((t) => t.state === 'running')).map((p) => p.pid);
+  if (status === 'mixed') return `partly stopped (stopped: ${stopped.join(', ')}; running: ${running.join(', ')})`;
+  return status;
+}
+
+/** An abort signal's reason, or the error itself. */
+export function abortedOr(err: unknown, signal?: AbortSignal): unknown {
+  return signal?.aborted ? signal.reason : err;
+}
+
+/** Renames the log path inside an error after the log was moved. */
+export function withLogMoved(err: unknown, from: string, to: string | undefined): unknown {
+  if (!(err instanceof AgentError) || to === undefined) return err;
+  const moved = new AgentError(err.kind, err.message.split(from).join(to), {
+    cause: err.cause,
+    details: { ...err.details, criuLog: to },
+  });
+  return moved;
+}
