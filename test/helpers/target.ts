@@ -57,6 +57,8 @@ export interface StartTargetOptions {
   children?: number;
   /** How long to wait for the ready file; default 15000 ms. */
   readyTimeoutMs?: number;
+  /** MiB of extra memory the root fills with a pattern, for dumps that take a while; default 0. */
+  extraMiB?: number;
 }
 
 const registry = new Set<Target>();
@@ -196,7 +198,7 @@ export async function startTarget(opts: StartTargetOptions = {}): Promise<Target
   const child = spawn(
     '/usr/bin/python3',
     // -B: no .pyc writes, which would be file writes after start-up.
-    ['-B', TARGET_SCRIPT, '--ready-file', readyFile, '--children', String(children)],
+    ['-B', TARGET_SCRIPT, '--ready-file', readyFile, '--children', String(children), '--extra-mib', String(opts.extraMiB ?? 0)],
     { detached: true, stdio: 'ignore' },
   );
   // An object, not two lets: TypeScript would keep them narrowed to null

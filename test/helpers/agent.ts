@@ -1,0 +1,104 @@
+import * as grpc from '@grpc/grpc-js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { CheckpointAgentClient } from '../../src/generated/criu_agent/v1/CheckpointAgent';
+import type { ProtoGrpcType } from '../../src/generated/agent';
+import { packageRoot } from '../../src/paths';
+import { loadAgentPackageDefinition } from '../../src/proto';
+
+const CLI = path.join(packageRoot, 'dist', 'cli.js');
+
+/** A real agent process (the built dist/cli.js), serving on a unix socket in a temp folder. */
+export interface AgentProcess {
+  readonly dir: string;
+  /** Pid of the agent process. */
+  readonly pid: number;
+  readonly socket: string;
+  readonly stateDir: string;
+  readonly client: CheckpointAgentClient;
+  /** Everything the agent wrote on stderr so far (its JSON log). */
+  output(): string;
+  /** SIGTERM (or the given signal) and wait for exit; the state dir stays. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a new agent process on the same socket and state dir. */
+  restart(): Promise<AgentProcess>;
+  /** Stops the agent and removes its folder. */
+  dispose(): Promise<void>;
+}
+
+export async function startAgent(opts: { dir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<AgentProcess> {
+  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-it-'));
+  const socket = path.join(dir, 'agent.sock');
+  const stateDir = path.join(dir, 'state');
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [CLI, 'serve', '--listen', `unix:${socket}`, '--state-dir', stateDir, '--log-level', 'debug', ...(opts.args ?? [])],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } },
+  );
+  let out = '';
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const started = Date.now();
+  while (!out.includes('criu-agent listening')) {
+    if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode} before listening:\n${out}`);
+    if (Date.now() - started > 20_000) {
+      child.kill('SIGKILL');
+      throw new Error(`agent did not start listening within 20 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const proto = grpc.loadPackageDefinition(loadAgentPackageDefinition()) as unknown as ProtoGrpcType;
+  const client = new proto.criu_agent.v1.CheckpointAgent(`unix:${socket}`, grpc.credentials.createInsecure());
+
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+    client.close();
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  return {
+    dir,
+    pid: child.pid ?? 0,
+    socket,
+    stateDir,
+    client,
+    output: () => out,
+    stop,
+    restart: async () => {
+      await stop();
+      return startAgent({ ...opts, dir });
+    },
+    dispose: async () => {
+      await stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+type Unary<Req, Res> = (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall;
+
+/** Calls a unary method and resolves with its response (rejects with the grpc ServiceError). */
+export function call<Req, Res>(client: CheckpointAgentClient, method: 'Dump' | 'PreDump' | 'Restore' | 'Continue' | 'Check', req: Req, opts: grpc.CallOptions = {}): Promise<Res> {
+  const fn = (client[method] as unknown as Unary<Req, Res>).bind(client);
+  return new Promise<Res>((resolve, reject) => {
+    fn(req, new grpc.Metadata(), opts, (err, res) => (err ? reject(err) : resolve(res as Res)));
+  });
+}
+
+/** Awaits a call expected to fail; returns its ServiceError after checking the code (and message). */
+export async function expectStatus(p: Promise<unknown>, code: grpc.status, message?: RegExp): Promise<grpc.ServiceError> {
+  let err: unknown;
+  try {
+    await p;
+  } catch (e) {
+    err = e;
+  }
+  if (err === undefined) throw new Error(`expected status ${grpc.status[code]}, but the call succeeded`);
+  const se = err as grpc.ServiceError;
+  if (se.code !== code) throw new Error(`expected status ${grpc.status[code]}, got ${grpc.status[se.code] ?? se.code}: ${se.details}`);
+  if (message && !message.test(se.details)) throw new Error(`status ${grpc.status[code]} as expected, but message ${JSON.stringify(se.details)} does not match ${message}`);
+  return se;
+}

@@ -1,0 +1,309 @@
+/**
+ * The agent end to end: a real agent process, called over gRPC, checkpointing
+ * real process trees (several processes, threads, open files, a listening TCP
+ * socket) with real CRIU.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CheckResponse__Output } from '../../src/generated/criu_agent/v1/CheckResponse';
+import type { DumpResponse__Output } from '../../src/generated/criu_agent/v1/DumpResponse';
+import type { PreDumpResponse__Output } from '../../src/generated/criu_agent/v1/PreDumpResponse';
+import type { RestoreResponse__Output } from '../../src/generated/criu_agent/v1/RestoreResponse';
+import type { ContinueResponse__Output } from '../../src/generated/criu_agent/v1/ContinueResponse';
+import { pidInUse, snapshotTree, treeStatus, waitForPidFree, waitForTreeStatus } from '../../src/proctree';
+import { call, expectStatus, startAgent, type AgentProcess } from '../helpers/agent';
+import { killAllTargets, startTarget, type Target } from '../helpers/target';
+
+jest.setTimeout(120_000);
+
+let agent: AgentProcess;
+let seq = 0;
+const newId = (what: string): string => `${what}-${process.pid}-${seq++}`;
+
+const dump = (req: object, opts?: grpc.CallOptions) => call<object, DumpResponse__Output>(agent.client, 'Dump', req, opts);
+const preDump = (req: object) => call<object, PreDumpResponse__Output>(agent.client, 'PreDump', req);
+const restore = (req: object, opts?: grpc.CallOptions) => call<object, RestoreResponse__Output>(agent.client, 'Restore', req, opts);
+const cont = (req: object) => call<object, ContinueResponse__Output>(agent.client, 'Continue', req);
+
+/** Restored trees are children of PID 1, which reaps them only every 1-2 s: wait before restoring into their pids. */
+async function waitGone(pids: readonly number[]): Promise<void> {
+  for (const pid of pids) expect(await waitForPidFree(pid, 15_000)).toBe(true);
+}
+
+async function expectTreeStatus(pid: number, want: 'running' | 'stopped' | 'gone'): Promise<void> {
+  const { status } = await waitForTreeStatus(pid, want, 3000);
+  expect(status).toBe(want);
+}
+
+/** The restored tree is the same program, with its memory intact and its children and threads back. */
+async function expectSameProgram(t: Target, counterAtDump: number): Promise<void> {
+  const s = await t.query(5000);
+  expect(s.pid).toBe(t.pid);
+  expect(s.children).toEqual([...t.childPids]);
+  expect(s.mem_sha256_now).toBe(s.mem_sha256_at_start);
+  expect(s.counter).toBeGreaterThanOrEqual(counterAtDump);
+  expect(s.threads).toBeGreaterThanOrEqual(3);
+  const snap = await snapshotTree(t.pid);
+  expect(snap?.processes.map((p) => p.pid).sort()).toEqual([...t.allPids].sort());
+  expect(snap?.processes.every((p) => p.tasks.length >= 2)).toBe(true);
+}
+
+beforeAll(async () => {
+  agent = await startAgent({ args: ['--pid-wait-ms', '500'] });
+});
+
+afterEach(async () => {
+  await killAllTargets();
+});
+
+afterAll(async () => {
+  await agent?.dispose();
+});
+
+describe('Check', () => {
+  it('reports the CRIU it drives and the kernel features', async () => {
+    const r = await call<object, CheckResponse__Output>(agent.client, 'Check', {});
+    expect(r.criu_version).toMatch(/^\d+\.\d+/);
+    expect(r.criu_transport).toMatch(/criu swrk/);
+    expect(r.kernel).toBe(fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim());
+  });
+});
+
+describe('Dump and Restore', () => {
+  it('Dump with no final state kills the tree; Restore brings it back running, memory intact', async () => {
+    const t = await startTarget();
+    const before = await t.query();
+    const id = newId('dead');
+    const r = await dump({ pid: t.pid, checkpoint_id: id });
+    expect(r.final_state).toBe('FINAL_STATE_DEAD');
+    expect(r.checkpoint_id).toBe(id);
+    expect(r.images_dir).toBe(path.join(agent.stateDir, 'checkpoints', id));
+    expect([...r.pids].sort()).toEqual([...t.allPids].sort());
+    expect(fs.existsSync(path.join(r.images_dir, 'checkpoint.json'))).toBe(true);
+    expect(fs.existsSync(r.log_path)).toBe(true);
+    await expectTreeStatus(t.pid, 'gone');
+    await waitGone(t.allPids);
+
+    const rr = await restore({ checkpoint_id: id });
+    expect(rr.pid).toBe(t.pid);
+    expect(rr.final_state).toBe('FINAL_STATE_RUNNING');
+    expect([...rr.pids].sort()).toEqual([...t.allPids].sort());
+    await expectTreeStatus(t.pid, 'running');
+    await expectSameProgram(t, before.counter);
+  });
+
+  it('Dump with DEAD requested explicitly behaves as the default', async () => {
+    const t = await startTarget({ children: 1 });
+    const r = await dump({ pid: t.pid, checkpoint_id: newId('dead2'), final_state: 'FINAL_STATE_DEAD' });
+    expect(r.final_state).toBe('FINAL_STATE_DEAD');
+    await expectTreeStatus(t.pid, 'gone');
+  });
+
+  it('Dump RUNNING leaves the tree running; Restore STOPPED then Continue', async () => {
+    const t = await startTarget();
+    const id = newId('running');
+    const r = await dump({ pid: t.pid, checkpoint_id: id, final_state: 'FINAL_STATE_RUNNING' });
+    expect(r.final_state).toBe('FINAL_STATE_RUNNING');
+    await expectTreeStatus(t.pid, 'running');
+    const a = await t.query();
+    await new Promise((res) => setTimeout(res, 100));
+    expect((await t.query()).counter).toBeGreaterThan(a.counter);
+
+    // The original still holds the pids: restoring now must be refused as such.
+    await expectStatus(restore({ checkpoint_id: id }), grpc.status.ALREADY_EXISTS, new RegExp(`pid ${t.pid}.*in use`));
+
+    const pids = [...t.allPids];
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    await waitGone(pids);
+    const rr = await restore({ checkpoint_id: id, final_state: 'FINAL_STATE_STOPPED' });
+    expect(rr.final_state).toBe('FINAL_STATE_STOPPED');
+    await expectTreeStatus(t.pid, 'stopped');
+
+    const c = await cont({ pid: t.pid });
+    expect([...c.pids].sort()).toEqual(pids.sort());
+    await expectTreeStatus(t.pid, 'running');
+    await expectSameProgram(t, a.counter);
+  });
+
+  it('Dump STOPPED leaves every task stopped; Continue resumes every process, then refuses a running tree', async () => {
+    const t = await startTarget();
+    const before = await t.query();
+    const r = await dump({ pid: t.pid, checkpoint_id: newId('stopped'), final_state: 'FINAL_STATE_STOPPED' });
+    expect(r.final_state).toBe('FINAL_STATE_STOPPED');
+    const snap = await snapshotTree(t.pid);
+    expect(treeStatus(snap)).toBe('stopped');
+    expect(snap?.processes.flatMap((p) => p.tasks).every((task) => task.state === 'stopped')).toBe(true);
+
+    const c = await cont({ pid: t.pid });
+    expect([...c.pids].sort()).toEqual([...t.allPids].sort());
+    await expectTreeStatus(t.pid, 'running');
+    await expectSameProgram(t, before.counter);
+
+    await expectStatus(cont({ pid: t.pid }), grpc.status.FAILED_PRECONDITION, /running, not stopped/);
+  });
+
+  it('a restored tree does not depend on the agent: restarting the agent leaves it running', async () => {
+    const t = await startTarget({ children: 1 });
+    const id = newId('outlive');
+    await dump({ pid: t.pid, checkpoint_id: id });
+    await waitGone(t.allPids);
+    await restore({ checkpoint_id: id });
+    const before = await t.query();
+
+    agent = await agent.restart();
+    await expectTreeStatus(t.pid, 'running');
+    expect((await t.query()).counter).toBeGreaterThan(before.counter);
+
+    const snap = await snapshotTree(t.pid);
+    expect(snap?.processes[0]?.ppid).not.toBe(agent.pid);
+  });
+});
+
+describe('PreDump', () => {
+  it('pre-dumps where the kernel tracks memory, and says FAILED_PRECONDITION naming soft-dirty where it does not', async () => {
+    const check = await call<object, CheckResponse__Output>(agent.client, 'Check', {});
+    for (const final_state of ['FINAL_STATE_UNSPECIFIED', 'FINAL_STATE_RUNNING', 'FINAL_STATE_STOPPED', 'FINAL_STATE_DEAD']) {
+      const t = await startTarget({ children: 1 });
+      const id = newId('pre');
+      if (check.mem_track) {
+        const r = await preDump({ pid: t.pid, checkpoint_id: id, final_state });
+        expect(r.final_state).toBe('FINAL_STATE_RUNNING');
+        expect(r.final_state_ignored).toBe(final_state === 'FINAL_STATE_STOPPED' || final_state === 'FINAL_STATE_DEAD');
+      } else {
+        await expectStatus(preDump({ pid: t.pid, checkpoint_id: id, final_state }), grpc.status.FAILED_PRECONDITION, /soft-dirty.*CONFIG_MEM_SOFT_DIRTY/);
+        expect(fs.existsSync(path.join(agent.stateDir, 'checkpoints', id))).toBe(false);
+      }
+      await expectTreeStatus(t.pid, 'running');
+      await t.kill();
+    }
+  });
+});
+
+describe('errors', () => {
+  it('NOT_FOUND for a pid that does not exist', async () => {
+    let pid = 4_000_000;
+    while (await pidInUse(pid)) pid++;
+    await expectStatus(dump({ pid, checkpoint_id: newId('nopid') }), grpc.status.NOT_FOUND, new RegExp(`no process with pid ${pid}`));
+    await expectStatus(cont({ pid }), grpc.status.NOT_FOUND, /no process/);
+  });
+
+  it('INVALID_ARGUMENT for malformed requests', async () => {
+    const t = await startTarget({ children: 0 });
+    await expectStatus(dump({ pid: 0, checkpoint_id: 'x' }), grpc.status.INVALID_ARGUMENT, /pid must be a positive/);
+    await expectStatus(dump({ pid: -5, checkpoint_id: 'x' }), grpc.status.INVALID_ARGUMENT, /pid must be a positive/);
+    for (const bad of ['', '../etc', 'a/b', '..', '.hidden', 'x'.repeat(129), 'nul\0byte']) {
+      await expectStatus(dump({ pid: t.pid, checkpoint_id: bad }), grpc.status.INVALID_ARGUMENT, /checkpoint_id/);
+    }
+    await expectStatus(dump({ pid: t.pid, checkpoint_id: 'ok', final_state: 7 }), grpc.status.INVALID_ARGUMENT, /final_state 7/);
+    await expectStatus(restore({ checkpoint_id: 'whatever', final_state: 'FINAL_STATE_DEAD' }), grpc.status.INVALID_ARGUMENT, /DEAD is not valid for Restore/);
+    await expectTreeStatus(t.pid, 'running');
+  });
+
+  it('ALREADY_EXISTS for a checkpoint id that is taken, NOT_FOUND for an unknown one or a missing parent', async () => {
+    const t = await startTarget({ children: 0 });
+    const id = newId('taken');
+    await dump({ pid: t.pid, checkpoint_id: id, final_state: 'FINAL_STATE_RUNNING' });
+    await expectStatus(dump({ pid: t.pid, checkpoint_id: id, final_state: 'FINAL_STATE_RUNNING' }), grpc.status.ALREADY_EXISTS, /already exists/);
+    await expectStatus(restore({ checkpoint_id: newId('unknown') }), grpc.status.NOT_FOUND, /does not exist/);
+    await expectStatus(
+      dump({ pid: t.pid, checkpoint_id: newId('orphan'), parent_checkpoint_id: newId('missing') }),
+      grpc.status.NOT_FOUND,
+      /parent checkpoint .* does not exist/,
+    );
+    await expectTreeStatus(t.pid, 'running');
+  });
+
+  it('PERMISSION_DENIED for pid 1 and for the agent itself', async () => {
+    await expectStatus(dump({ pid: 1, checkpoint_id: newId('init') }), grpc.status.PERMISSION_DENIED, /pid 1/);
+    await expectStatus(cont({ pid: agent.pid }), grpc.status.PERMISSION_DENIED, /agent itself/);
+  });
+
+  it('a tree that is not a session leader fails with what to do, and dumps with shell_job', async () => {
+    // sh is the session leader; its child `sleep` is what we ask to dump.
+    const sh = spawn('/bin/sh', ['-c', 'sleep 1000 & wait'], { detached: true, stdio: 'ignore' });
+    try {
+      const shPid = sh.pid ?? 0;
+      let sleepPid = 0;
+      for (let i = 0; i < 100 && !sleepPid; i++) {
+        const snap = await snapshotTree(shPid);
+        sleepPid = snap?.processes[1]?.pid ?? 0;
+        if (!sleepPid) await new Promise((res) => setTimeout(res, 20));
+      }
+      expect(sleepPid).toBeGreaterThan(0);
+      const err = await expectStatus(
+        dump({ pid: sleepPid, checkpoint_id: newId('noleader'), final_state: 'FINAL_STATE_RUNNING' }),
+        grpc.status.FAILED_PRECONDITION,
+        /shell_job/,
+      );
+      expect(err.metadata.get('criu-log')[0]).toMatch(/failed/);
+      expect(fs.readdirSync(path.join(agent.stateDir, 'checkpoints')).filter((n) => n.includes('noleader'))).toEqual([]);
+      await expectTreeStatus(sleepPid, 'running');
+
+      const ok = await dump({
+        pid: sleepPid,
+        checkpoint_id: newId('shelljob'),
+        final_state: 'FINAL_STATE_RUNNING',
+        options: { shell_job: true },
+      });
+      expect(ok.final_state).toBe('FINAL_STATE_RUNNING');
+      await expectTreeStatus(sleepPid, 'running');
+    } finally {
+      process.kill(-(sh.pid ?? 0), 'SIGKILL');
+    }
+  });
+
+  it('a tree whose stdio is a socket of its parent fails with what to do, and dumps once the socket is declared external', async () => {
+    const child = spawn('/usr/bin/python3', ['-c', 'import time\nwhile True: time.sleep(1)'], { detached: true, stdio: 'pipe' });
+    try {
+      const pid = child.pid ?? 0;
+      await waitForTreeStatus(pid, 'running', 3000);
+      await expectStatus(
+        dump({ pid, checkpoint_id: newId('extsk'), final_state: 'FINAL_STATE_RUNNING' }),
+        grpc.status.FAILED_PRECONDITION,
+        /connected to a process outside it.*options\.external.*unix\[INODE\]/,
+      );
+      await expectTreeStatus(pid, 'running');
+      const inodes = [0, 1, 2].map((fd) => /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]);
+      const external = inodes.map((ino) => `unix[${String(ino)}]`);
+      const ok = await dump({ pid, checkpoint_id: newId('extsk-ok'), final_state: 'FINAL_STATE_RUNNING', options: { external } });
+      expect(ok.final_state).toBe('FINAL_STATE_RUNNING');
+      await expectTreeStatus(pid, 'running');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('a deadline that passes mid-dump stops CRIU, leaves the tree running and no checkpoint', async () => {
+    // 512 MiB take CRIU about a second to write here: the deadline passes
+    // while CRIU holds the tree frozen and is writing its pages.
+    const t = await startTarget({ children: 1, extraMiB: 512 });
+    const before = await t.query();
+    const id = newId('deadline');
+    const started = Date.now();
+    await expectStatus(dump({ pid: t.pid, checkpoint_id: id }, { deadline: new Date(Date.now() + 400) }), grpc.status.DEADLINE_EXCEEDED);
+    expect(Date.now() - started).toBeLessThan(5000);
+    // CRIU's log of the cancelled dump is kept and shows it was stopped mid-dump.
+    const logs = fs.readdirSync(path.join(agent.stateDir, 'failed')).filter((n) => n.startsWith(id));
+    expect(logs).toHaveLength(1);
+    expect(fs.readFileSync(path.join(agent.stateDir, 'failed', logs[0] ?? ''), 'utf8')).toMatch(/Seized task|Dumping pages/);
+    await expectTreeStatus(t.pid, 'running');
+    const after = await t.query();
+    expect(after.counter).toBeGreaterThan(before.counter);
+    expect(after.mem_sha256_now).toBe(before.mem_sha256_at_start);
+    // Wait for the agent to finish cleaning up after CRIU.
+    for (let i = 0; i < 100 && fs.readdirSync(path.join(agent.stateDir, 'checkpoints')).some((n) => n.includes(id)); i++) {
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(fs.readdirSync(path.join(agent.stateDir, 'checkpoints')).filter((n) => n.includes(id))).toEqual([]);
+  });
+
+  it('leaves no zombie CRIU workers behind', async () => {
+    await call(agent.client, 'Check', {});
+    await new Promise((res) => setTimeout(res, 200));
+    const snap = await snapshotTree(agent.pid);
+    const zombies = (snap?.processes ?? []).slice(1).filter((p) => p.tasks.every((task) => task.state === 'zombie'));
+    expect(zombies).toEqual([]);
+  });
+});
