@@ -122,7 +122,16 @@ export class RpcCriuClient implements CriuClient {
    */
   private async call(op: CriuOperation, req: criu_req, signal?: AbortSignal, logPath?: string): Promise<criu_resp__Output> {
     signal?.throwIfAborted();
-    const worker = await this.launcher.open();
+    let worker: CriuWorker;
+    try {
+      worker = await this.launcher.open();
+    } catch (err) {
+      // No CRIU to talk to (binary missing, service socket gone): nothing was
+      // done to any tree, and the call can be retried once CRIU is back.
+      throw new AgentError('unavailable', `cannot reach CRIU (${this.description}): ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
+    }
     const stop = (): void => worker.kill();
     signal?.addEventListener('abort', stop, { once: true });
     try {

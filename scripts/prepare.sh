@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Everything `npm start` and `npm test` need on a fresh machine: the npm
+# dependencies (when node_modules is missing), a working CRIU
+# (deploy/provision-criu.sh) and the built agent (native addon + TypeScript).
+set -euo pipefail
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
+
+if [ ! -d node_modules/@grpc/grpc-js ]; then
+	echo "prepare: installing npm dependencies (npm ci)"
+	npm ci --no-audit --no-fund
+fi
+bash deploy/provision-criu.sh
+npm run --silent build
