@@ -275,6 +275,47 @@ describe('errors', () => {
     }
   });
 
+  it('established TCP connections need tcp_established, and dump and restore with it', async () => {
+    // One process holding both ends of a loopback connection, talking over it.
+    const prog = [
+      'import socket, time',
+      'l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(("127.0.0.1", 0)); l.listen()',
+      'c = socket.create_connection(l.getsockname()); s, _ = l.accept()',
+      'while True:',
+      '    c.send(b"x"); s.recv(1); time.sleep(0.02)',
+    ].join('\n');
+    const child = spawn('/usr/bin/python3', ['-c', prog], { detached: true, stdio: 'ignore' });
+    const pid = child.pid ?? 0;
+    try {
+      await new Promise((res) => setTimeout(res, 500));
+      await expectStatus(
+        dump({ pid, checkpoint_id: newId('tcp-no'), final_state: 'FINAL_STATE_RUNNING' }),
+        grpc.status.FAILED_PRECONDITION,
+        /options\.tcp_established/,
+      );
+      await expectTreeStatus(pid, 'running');
+      const id = newId('tcp');
+      await dump({ pid, checkpoint_id: id, options: { tcp_established: true } });
+      await expectTreeStatus(pid, 'gone');
+      await waitGone([pid]);
+      const r = await restore({ checkpoint_id: id, options: { tcp_established: true } });
+      expect(r.pid).toBe(pid);
+      // Still talking over the restored connection: its read count keeps growing.
+      const reads = (): number => Number(/syscr: (\d+)/.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
+      const before = reads();
+      await new Promise((res) => setTimeout(res, 300));
+      await expectTreeStatus(pid, 'running');
+      expect(reads()).toBeGreaterThan(before + 5);
+    } finally {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await waitForPidFree(pid, 15_000);
+    }
+  });
+
   it('a deadline that passes mid-dump stops CRIU, leaves the tree running and no checkpoint', async () => {
     // 512 MiB take CRIU about a second to write here: the deadline passes
     // while CRIU holds the tree frozen and is writing its pages.
