@@ -282,7 +282,10 @@ describe('errors', () => {
       'l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(("127.0.0.1", 0)); l.listen()',
       'c = socket.create_connection(l.getsockname()); s, _ = l.accept()',
       'while True:',
-      '    c.send(b"x"); s.recv(1); time.sleep(0.02)',
+      // Exits if the connection breaks; blocks in recv if it stays locked.
+      '    c.send(b"x")',
+      '    if s.recv(1) != b"x": raise SystemExit(3)',
+      '    time.sleep(0.02)',
     ].join('\n');
     const child = spawn('/usr/bin/python3', ['-c', prog], { detached: true, stdio: 'ignore' });
     const pid = child.pid ?? 0;
@@ -300,12 +303,14 @@ describe('errors', () => {
       await waitGone([pid]);
       const r = await restore({ checkpoint_id: id, options: { tcp_established: true } });
       expect(r.pid).toBe(pid);
-      // Still talking over the restored connection: its read count keeps growing.
-      const reads = (): number => Number(/syscr: (\d+)/.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
-      const before = reads();
+      // Still talking over the restored connection: each round trip ends in
+      // a sleep, so its voluntary context switches keep growing (a locked or
+      // broken connection would block in recv or exit).
+      const switches = (): number => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+      const before = switches();
       await new Promise((res) => setTimeout(res, 300));
       await expectTreeStatus(pid, 'running');
-      expect(reads()).toBeGreaterThan(before + 5);
+      expect(switches()).toBeGreaterThan(before + 5);
     } finally {
       try {
         process.kill(pid, 'SIGKILL');
