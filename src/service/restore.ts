@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { RestoreOptions__Output } from '../generated/criu_agent/v1/RestoreOptions';
 import { AgentError } from '../errors';
 import { resolveFinalState, type FinalState, type RequestedState } from '../finalState';
-import { readProcess, waitForPidFree } from '../proctree';
+import { pidInUse, readProcess, waitForPidFree } from '../proctree';
 import { validateCheckpointId } from '../store';
 import { abortedOr, type ServiceContext } from './context';
 import { restoreCriuOpts } from './options';
@@ -56,6 +56,7 @@ export class RestoreService {
       try {
         ({ pid } = await this.ctx.criu.restore({ imagesDir, logFile, opts, signal }));
       } catch (err) {
+        await this.killHalfRestored(record.pids);
         throw abortedOr(err, signal);
       }
       const snap = await this.ctx.verifyFinalState(pid, decision.applied, `restore of checkpoint ${p.checkpointId}`);
@@ -68,6 +69,24 @@ export class RestoreService {
       };
     } finally {
       release();
+    }
+  }
+
+  /**
+   * A restore that failed or was cancelled half-way (CRIU killed) can leave
+   * tasks that CRIU created but never finished restoring. The tree's pids were
+   * all free when CRIU started and CRIU creates its tasks with exactly those
+   * pids, so whatever holds one of them now is such a task: kill it rather
+   * than leave a half-restored tree running.
+   */
+  private async killHalfRestored(pids: number[]): Promise<void> {
+    for (const pid of pids) {
+      if (!(await pidInUse(pid))) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
     }
   }
 

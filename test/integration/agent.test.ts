@@ -345,6 +345,27 @@ describe('errors', () => {
     expect(fs.readdirSync(path.join(agent.stateDir, 'checkpoints')).filter((n) => n.includes(id))).toEqual([]);
   });
 
+  it('a deadline that passes mid-restore stops CRIU and leaves no half-restored tree', async () => {
+    const t = await startTarget({ children: 1, extraMiB: 512 });
+    const id = newId('rst-deadline');
+    await dump({ pid: t.pid, checkpoint_id: id });
+    await waitGone(t.allPids);
+    await expectStatus(restore({ checkpoint_id: id }, { deadline: new Date(Date.now() + 300) }), grpc.status.DEADLINE_EXCEEDED);
+    // CRIU had started and was stopped before it finished.
+    const dir = path.join(agent.stateDir, 'checkpoints', id);
+    const logs = fs.readdirSync(dir).filter((n) => n.startsWith('restore-'));
+    expect(logs).toHaveLength(1);
+    expect(fs.readFileSync(path.join(dir, logs[0] ?? ''), 'utf8')).not.toMatch(/Restore finished successfully/);
+    // Whatever CRIU had started is killed; PID 1 reaps it within a few seconds.
+    await waitGone(t.allPids);
+    // The checkpoint is intact and restores once nothing interrupts it.
+    const r = await restore({ checkpoint_id: id });
+    expect(r.pid).toBe(t.pid);
+    await expectTreeStatus(t.pid, 'running');
+    const s = await t.query(5000);
+    expect(s.mem_sha256_now).toBe(s.mem_sha256_at_start);
+  });
+
   it('leaves no zombie CRIU workers behind', async () => {
     await call(agent.client, 'Check', {});
     await new Promise((res) => setTimeout(res, 200));
