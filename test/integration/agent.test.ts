@@ -215,8 +215,10 @@ describe('errors', () => {
     await expectTreeStatus(t.pid, 'running');
   });
 
-  it('PERMISSION_DENIED for pid 1 and for the agent itself', async () => {
+  it('PERMISSION_DENIED for pid 1, kernel threads and the agent itself', async () => {
     await expectStatus(dump({ pid: 1, checkpoint_id: newId('init') }), grpc.status.PERMISSION_DENIED, /pid 1/);
+    // pid 2 is kthreadd on Linux.
+    await expectStatus(dump({ pid: 2, checkpoint_id: newId('kthread') }), grpc.status.PERMISSION_DENIED, /kernel thread/);
     await expectStatus(cont({ pid: agent.pid }), grpc.status.PERMISSION_DENIED, /agent itself/);
   });
 
