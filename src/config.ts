@@ -99,6 +99,9 @@ export function loadConfig({ argv = [], env = process.env }: ConfigSources = {})
   if (!Number.isInteger(socketMode) || socketMode < 0 || socketMode > 0o777 || /[^0-7]/.test(String(raw.socketMode))) {
     throw new ConfigError(`${where('socketMode')}: ${String(raw.socketMode)} is not an octal file mode such as 0600 or 0660`);
   }
+  for (const key of ['stateDir', 'criuPath', 'criuSocket', 'listen'] as const) {
+    if (raw[key] !== undefined && String(raw[key]).trim() === '') throw new ConfigError(`${where(key)}: ${key} must not be empty`);
+  }
   const criuSocket = raw.criuSocket === undefined ? undefined : String(raw.criuSocket);
   const config: AgentConfig = {
     listen,
@@ -110,6 +113,7 @@ export function loadConfig({ argv = [], env = process.env }: ConfigSources = {})
     pidWaitMs: intIn(raw.pidWaitMs, 0, 600_000, where('pidWaitMs')),
     logLevel: oneOf(raw.logLevel, ['debug', 'info', 'warn', 'error'] as const, where('logLevel')),
   };
+  Object.freeze(config.listen);
   return Object.freeze(config);
 }
 
@@ -153,7 +157,8 @@ function readConfigFile(file: string): Record<string, string | number> {
 }
 
 function intIn(v: string | number | undefined, min: number, max: number, where: string): number {
-  const n = typeof v === 'number' ? v : Number(v);
+  // Number('') is 0 and Number('0x10') is 16: only plain decimal digits are a number here.
+  const n = typeof v === 'number' ? v : /^\d+$/.test(String(v).trim()) ? Number(v) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${where}: ${String(v)} is not a whole number from ${min} to ${max}`);
   return n;
 }

@@ -135,6 +135,9 @@ export class RpcCriuClient implements CriuClient {
     const stop = (): void => worker.kill();
     signal?.addEventListener('abort', stop, { once: true });
     try {
+      // A listener added to a signal that already fired never runs: an abort
+      // while CRIU was starting must stop it here, before it gets the request.
+      signal?.throwIfAborted();
       worker.channel.send(this.codec.encodeRequest(req));
       for (;;) {
         const resp = this.codec.decodeResponse(await worker.channel.receive(signal));
@@ -142,7 +145,10 @@ export class RpcCriuClient implements CriuClient {
         worker.channel.send(this.codec.encodeRequest({ type: 'NOTIFY', notify_success: true }));
       }
     } catch (err) {
-      if (signal?.aborted) throw signal.reason;
+      if (signal?.aborted) {
+        worker.kill();
+        throw signal.reason;
+      }
       if (err instanceof CriuTransportError) throw await this.workerDied(op, worker, err, logPath);
       throw err;
     } finally {

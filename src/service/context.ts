@@ -31,21 +31,25 @@ export class ServiceContext {
     return this.deps.store;
   }
 
-  /** Kernel features as CRIU sees them; asked once, a failed answer is asked again next time. */
+  /**
+   * Kernel features as CRIU sees them; asked once and shared, so the shared
+   * request runs without any one caller's signal (one caller cancelling must
+   * not fail the others); a failed answer is asked again next time.
+   */
   features(signal?: AbortSignal): Promise<CriuFeatures> {
-    this.featuresCache ??= this.deps.criu.features(signal).catch((err: unknown) => {
+    this.featuresCache ??= this.deps.criu.features().catch((err: unknown) => {
       this.featuresCache = undefined;
       throw err;
     });
-    return this.featuresCache;
+    return untilAborted(this.featuresCache, signal);
   }
 
   version(signal?: AbortSignal): Promise<CriuVersion> {
-    this.versionCache ??= this.deps.criu.version(signal).catch((err: unknown) => {
+    this.versionCache ??= this.deps.criu.version().catch((err: unknown) => {
       this.versionCache = undefined;
       throw err;
     });
-    return this.versionCache;
+    return untilAborted(this.versionCache, signal);
   }
 
   /**
@@ -87,17 +91,28 @@ export function describeStatus(status: TreeStatus, snap: TreeSnapshot | null): s
   return status;
 }
 
+/** Settles like `p`, or rejects with the signal's reason as soon as it aborts. */
+export function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /** An abort signal's reason, or the error itself. */
 export function abortedOr(err: unknown, signal?: AbortSignal): unknown {
   return signal?.aborted ? signal.reason : err;
 }
 
-/** Renames the log path inside an error after the log was moved. */
+/**
+ * Points an error at the log's new place after it was moved, or, when there
+ * was no log to keep, drops the mention of a path that no longer exists.
+ */
 export function withLogMoved(err: unknown, from: string, to: string | undefined): unknown {
-  if (!(err instanceof AgentError) || to === undefined) return err;
-  const moved = new AgentError(err.kind, err.message.split(from).join(to), {
-    cause: err.cause,
-    details: { ...err.details, criuLog: to },
-  });
-  return moved;
+  if (!(err instanceof AgentError) || (err.details.criuLog !== from && !err.message.includes(from))) return err;
+  const message = to === undefined ? err.message.split(`; full log: ${from}`).join('').split(from).join('(no log)') : err.message.split(from).join(to);
+  return new AgentError(err.kind, message, { cause: err.cause, details: { ...err.details, criuLog: to } });
 }

@@ -126,7 +126,8 @@ export class PendingCheckpoint {
     let kept: string | undefined;
     if (logFile) {
       const from = path.join(this.dir, logFile);
-      const to = path.join(this.store.failedDir, `${this.id}-${new Date().toISOString().replace(/[:.]/g, '')}-${logFile}`);
+      const stamp = `${new Date().toISOString().replace(/[:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+      const to = path.join(this.store.failedDir, `${this.id}-${stamp}-${logFile}`);
       try {
         await fsp.rename(from, to);
         kept = to;
