@@ -1,0 +1,243 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { ConfigError, DEFAULTS, loadConfig, type AgentConfig } from '../../src/config';
+import { parseListenAddress } from '../../src/server/address';
+
+let tmp: string;
+beforeEach(() => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'config-test-'));
+});
+afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Writes a JSON config file into the test's temp dir and returns its path. */
+function configFile(content: unknown, name = 'agent.json'): string {
+  const file = path.join(tmp, name);
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+/** The ConfigError loadConfig throws for these sources (fails the test if it does not throw one). */
+function configError(argv: string[], env: NodeJS.ProcessEnv = {}): ConfigError {
+  let caught: unknown;
+  try {
+    loadConfig({ argv, env });
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(ConfigError);
+  return caught as ConfigError;
+}
+
+// An empty env: no PATH, so criuPath falls back to the provisioned location.
+const NO_ENV: NodeJS.ProcessEnv = {};
+
+describe('loadConfig defaults', () => {
+  it('uses the embedded defaults when no source sets anything', () => {
+    const c = loadConfig({ argv: [], env: NO_ENV });
+    expect(c.listen).toEqual({ kind: 'unix', path: '/run/criu-agent/agent.sock', text: DEFAULTS.listen });
+    expect(c.stateDir).toBe('/var/lib/criu-agent');
+    expect(c.socketMode).toBe(0o600);
+    expect(c.criuLogLevel).toBe(4);
+    expect(c.pidWaitMs).toBe(3000);
+    expect(c.logLevel).toBe('info');
+    expect(c.criuSocket).toBeUndefined();
+    expect(c.criuPath).toBe('/usr/local/sbin/criu');
+  });
+
+  it('finds criu on PATH when --criu-path is not given', () => {
+    const bin = path.join(tmp, 'bin');
+    const notExec = path.join(tmp, 'noexec');
+    mkdirSync(bin);
+    mkdirSync(notExec);
+    writeFileSync(path.join(notExec, 'criu'), '#!/bin/sh\n');
+    chmodSync(path.join(notExec, 'criu'), 0o644);
+    writeFileSync(path.join(bin, 'criu'), '#!/bin/sh\n');
+    chmodSync(path.join(bin, 'criu'), 0o755);
+    // root passes X_OK only for files with some execute bit, so the 0644 one is skipped.
+    const c = loadConfig({ argv: [], env: { PATH: `${path.join(tmp, 'missing')}:${notExec}:${bin}` } });
+    expect(c.criuPath).toBe(path.join(bin, 'criu'));
+  });
+
+  it('returns a frozen object', () => {
+    const c = loadConfig({ argv: [], env: NO_ENV });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(() => {
+      (c as { -readonly [K in keyof AgentConfig]: AgentConfig[K] }).pidWaitMs = 1;
+    }).toThrow(TypeError);
+    expect(c.pidWaitMs).toBe(3000);
+  });
+});
+
+describe('loadConfig precedence: defaults < JSON file < env < flags', () => {
+  it('takes each setting from the highest source that sets it', () => {
+    const file = configFile({
+      logLevel: 'warn', // file only
+      criuLogLevel: 1, // file, overridden by env
+      pidWaitMs: 111, // file, env, overridden by flag
+      stateDir: '/srv/from-file',
+    });
+    const c = loadConfig({
+      argv: ['--config', file, '--pid-wait-ms', '333'],
+      env: { CRIU_AGENT_CRIU_LOG_LEVEL: '2', CRIU_AGENT_PID_WAIT_MS: '222', CRIU_AGENT_SOCKET_MODE: '0660' },
+    });
+    expect(c.logLevel).toBe('warn');
+    expect(c.criuLogLevel).toBe(2);
+    expect(c.pidWaitMs).toBe(333);
+    expect(c.stateDir).toBe('/srv/from-file');
+    expect(c.socketMode).toBe(0o660); // env only
+    expect(c.listen.text).toBe(DEFAULTS.listen); // default only
+  });
+
+  it('reads the file named by CRIU_AGENT_CONFIG, and --config wins over it', () => {
+    const fromEnv = configFile({ logLevel: 'debug' }, 'env.json');
+    const fromFlag = configFile({ logLevel: 'error' }, 'flag.json');
+    expect(loadConfig({ argv: [], env: { CRIU_AGENT_CONFIG: fromEnv } }).logLevel).toBe('debug');
+    expect(loadConfig({ argv: ['--config', fromFlag], env: { CRIU_AGENT_CONFIG: fromEnv } }).logLevel).toBe('error');
+  });
+
+  it('accepts both --flag value and --flag=value', () => {
+    const c = loadConfig({ argv: ['--log-level=debug', '--criu-log-level', '0', '--listen=127.0.0.1:0'], env: NO_ENV });
+    expect(c.logLevel).toBe('debug');
+    expect(c.criuLogLevel).toBe(0);
+    expect(c.listen).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 0, text: '127.0.0.1:0' });
+  });
+
+  it('ignores empty environment variables', () => {
+    const c = loadConfig({ argv: [], env: { CRIU_AGENT_LOG_LEVEL: '', CRIU_AGENT_CRIU_SOCKET: '' } });
+    expect(c.logLevel).toBe('info');
+    expect(c.criuSocket).toBeUndefined();
+  });
+
+  it('resolves stateDir and criuSocket to absolute paths and takes criuPath as given', () => {
+    const c = loadConfig({
+      argv: ['--state-dir', 'rel/state', '--criu-socket', 'rel/criu.sock', '--criu-path', 'my-criu'],
+      env: NO_ENV,
+    });
+    expect(c.stateDir).toBe(path.resolve('rel/state'));
+    expect(c.criuSocket).toBe(path.resolve('rel/criu.sock'));
+    expect(c.criuPath).toBe('my-criu');
+  });
+
+  it('accepts numbers as JSON numbers or strings in the file', () => {
+    const c = loadConfig({ argv: ['--config', configFile({ criuLogLevel: '3', pidWaitMs: 0, socketMode: '0640' })], env: NO_ENV });
+    expect(c.criuLogLevel).toBe(3);
+    expect(c.pidWaitMs).toBe(0);
+    expect(c.socketMode).toBe(0o640);
+  });
+});
+
+describe('loadConfig validation names the source and the bad value', () => {
+  it.each<[string, string[], NodeJS.ProcessEnv, RegExp]>([
+    ['flag criuLogLevel', ['--criu-log-level', '9'], {}, /^flag --criu-log-level: 9 is not a whole number from 0 to 4$/],
+    [
+      'env criuLogLevel',
+      [],
+      { CRIU_AGENT_CRIU_LOG_LEVEL: '-1' },
+      /^environment variable CRIU_AGENT_CRIU_LOG_LEVEL: -1 is not a whole number/,
+    ],
+    ['flag pidWaitMs', ['--pid-wait-ms=1.5'], {}, /^flag --pid-wait-ms: 1\.5 is not a whole number from 0 to 600000$/],
+    ['env pidWaitMs', [], { CRIU_AGENT_PID_WAIT_MS: 'soon' }, /^environment variable CRIU_AGENT_PID_WAIT_MS: soon is not a whole number/],
+    ['flag logLevel', ['--log-level', 'loud'], {}, /^flag --log-level: loud is not one of debug, info, warn, error$/],
+    ['env logLevel', [], { CRIU_AGENT_LOG_LEVEL: 'INFO' }, /^environment variable CRIU_AGENT_LOG_LEVEL: INFO is not one of/],
+    ['flag socketMode (digit 8)', ['--socket-mode', '0800'], {}, /^flag --socket-mode: 0800 is not an octal file mode/],
+    ['flag socketMode (0o prefix)', ['--socket-mode', '0o600'], {}, /^flag --socket-mode: 0o600 is not an octal file mode/],
+    [
+      'env socketMode (too large)',
+      [],
+      { CRIU_AGENT_SOCKET_MODE: '1777' },
+      /^environment variable CRIU_AGENT_SOCKET_MODE: 1777 is not an octal/,
+    ],
+    [
+      'flag listen (public TCP)',
+      ['--listen', '0.0.0.0:50051'],
+      {},
+      /^flag --listen: listen address "0\.0\.0\.0:50051": plaintext TCP is only allowed on loopback/,
+    ],
+    [
+      'env listen (relative unix)',
+      [],
+      { CRIU_AGENT_LISTEN: 'unix:agent.sock' },
+      /^environment variable CRIU_AGENT_LISTEN: listen address "unix:agent\.sock": the unix socket path must be absolute/,
+    ],
+  ])('%s', (_name, argv, env, message) => {
+    expect(configError(argv, env).message).toMatch(message);
+  });
+
+  it('names the file and the key for a bad value in the config file', () => {
+    const file = configFile({ logLevel: 'chatty' });
+    expect(configError(['--config', file]).message).toBe(`${file}: logLevel: chatty is not one of debug, info, warn, error`);
+    const file2 = configFile({ listen: '10.0.0.1:1' }, 'listen.json');
+    expect(configError(['--config', file2]).message).toMatch(
+      new RegExp(`^${file2.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: listen: listen address "10\\.0\\.0\\.1:1": plaintext TCP`),
+    );
+    const file3 = configFile({ criuLogLevel: 7 }, 'level.json');
+    expect(configError(['--config', file3]).message).toBe(`${file3}: criuLogLevel: 7 is not a whole number from 0 to 4`);
+  });
+
+  it('a higher source that fixes a bad lower value wins (validation happens after merging)', () => {
+    const file = configFile({ logLevel: 'chatty' });
+    expect(loadConfig({ argv: ['--config', file, '--log-level', 'warn'], env: NO_ENV }).logLevel).toBe('warn');
+  });
+
+  it('refuses unknown flags, listing the known ones', () => {
+    const err = configError(['--bogus', '1']);
+    expect(err.message).toMatch(/^unknown option "--bogus"; known options: /);
+    expect(err.message).toContain('--listen');
+    expect(err.message).toContain('--config');
+    expect(configError(['--bogus=1']).message).toMatch(/^unknown option "--bogus"/);
+    // Env-style names and stray positionals are not options either.
+    expect(configError(['listen']).message).toMatch(/^unknown option "listen"/);
+  });
+
+  it('refuses a flag without a value', () => {
+    expect(configError(['--listen']).message).toBe('option --listen needs a value');
+  });
+
+  it('refuses unknown keys in the config file', () => {
+    const file = configFile({ listen: 'unix:/run/x.sock', colour: 'blue' });
+    const err = configError(['--config', file]);
+    expect(err.message).toMatch(/unknown setting "colour"/);
+    expect(err.message).toContain(file);
+  });
+
+  it('refuses a config file that is not a JSON object of strings and numbers', () => {
+    expect(configError(['--config', configFile([1, 2], 'array.json')]).message).toMatch(/expected a JSON object of settings/);
+    expect(configError(['--config', configFile('null', 'null.json')]).message).toMatch(/expected a JSON object of settings/);
+    expect(configError(['--config', configFile('{ not json', 'broken.json')]).message).toMatch(/^config file .*broken\.json: /);
+    expect(configError(['--config', configFile({ logLevel: true }, 'bool.json')]).message).toMatch(/logLevel must be a string or a number/);
+    const missing = path.join(tmp, 'missing.json');
+    expect(configError(['--config', missing]).message).toMatch(new RegExp(`^config file ${missing}: .*ENOENT`));
+  });
+});
+
+describe('parseListenAddress', () => {
+  it.each<[string, object]>([
+    ['127.0.0.1:0', { kind: 'tcp', host: '127.0.0.1', port: 0 }],
+    ['[::1]:50051', { kind: 'tcp', host: '[::1]', port: 50051 }],
+    ['localhost:1', { kind: 'tcp', host: 'localhost', port: 1 }],
+    ['127.3.2.1:65535', { kind: 'tcp', host: '127.3.2.1', port: 65535 }],
+    ['unix:/run/criu-agent/agent.sock', { kind: 'unix', path: '/run/criu-agent/agent.sock' }],
+  ])('accepts %s', (text, want) => {
+    expect(parseListenAddress(text)).toEqual({ ...want, text });
+  });
+
+  it.each<[string, RegExp]>([
+    ['0.0.0.0:1', /plaintext TCP is only allowed on loopback/],
+    ['10.0.0.1:1', /plaintext TCP is only allowed on loopback/],
+    ['[::]:1', /plaintext TCP is only allowed on loopback/],
+    ['example.com:443', /plaintext TCP is only allowed on loopback/],
+    ['127.0.0.1.example.com:1', /plaintext TCP is only allowed on loopback/],
+    ['[::ffff:10.0.0.1]:1', /plaintext TCP is only allowed on loopback/],
+    ['127.0.0.1:65536', /port 65536 is out of range/],
+    ['unix:relative/agent.sock', /unix socket path must be absolute/],
+    ['unix:', /unix socket path must be absolute/],
+    ['127.0.0.1', /neither unix:\/path nor host:port/],
+    ['::1:50051', /neither unix:\/path nor host:port/],
+    ['127.0.0.1:-1', /neither unix:\/path nor host:port/],
+    ['', /neither unix:\/path nor host:port/],
+  ])('refuses %j', (text, message) => {
+    expect(() => parseListenAddress(text)).toThrow(message);
+  });
+});
