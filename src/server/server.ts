@@ -11,6 +11,7 @@ import type { Logger } from '../log';
 import { loadAgentPackageDefinition, loaderOptions } from '../proto';
 import type { Services } from '../service';
 import { agentHandlers } from './handlers';
+import { reflectionPackageDefinition } from './reflection';
 
 export const AGENT_SERVICE = 'criu_agent.v1.CheckpointAgent';
 const HEALTH_INTERVAL_MS = 30_000;
@@ -35,7 +36,7 @@ export async function startServer(config: AgentConfig, services: Services, log: 
   const health = new HealthImplementation({ '': 'NOT_SERVING', [AGENT_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
   const healthDef = protoLoader.loadSync(healthProtoPath, loaderOptions);
-  new ReflectionService({ ...agentDef, ...healthDef }).addToServer(server);
+  new ReflectionService(reflectionPackageDefinition(agentDef, healthDef)).addToServer(server);
 
   const address = await bind(server, config);
   log.info({ address, stateDir: config.stateDir, criu: services.check.description }, 'criu-agent listening');
