@@ -13,7 +13,7 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const outDir = path.join(root, 'src', 'generated');
 const options = require(path.join(root, 'src', 'proto-options.json'));
-const protos = ['criu/rpc.proto', 'criu_agent/v1/agent.proto'];
+const protos = ['criu/rpc.proto', 'criu/stats.proto', 'criu_agent/v1/agent.proto'];
 
 function flags(opts) {
   const out = [];

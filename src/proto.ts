@@ -33,6 +33,6 @@ export function loadAgentPackageDefinition(): protoLoader.PackageDefinition {
 export function loadCriuRoot(): protobuf.Root {
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : `${protoDir}/${target}`);
-  root.loadSync(CRIU_PROTO, { keepCase: rawOptions.keepCase });
+  root.loadSync([CRIU_PROTO, 'criu/stats.proto'], { keepCase: rawOptions.keepCase });
   return root;
 }

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# What only the tests need on top of scripts/prepare.sh: protoc, against which
+# the reflection tests compare the agent's served descriptors
+# (Debian's protobuf-compiler).
+set -euo pipefail
+if ! command -v protoc >/dev/null 2>&1; then
+	echo "test-deps: installing protobuf-compiler"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y --no-install-recommends protobuf-compiler >/dev/null 2>&1 ||
+		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends protobuf-compiler >/dev/null; }
+fi
