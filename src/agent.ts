@@ -18,5 +18,6 @@ export function criuClientFor(config: AgentConfig): CriuClient {
 export async function startAgent(config: AgentConfig, log: Logger, criu: CriuClient = criuClientFor(config)): Promise<RunningServer> {
   const store = await CheckpointStore.open(config.stateDir);
   const services = createServices({ config, criu, store });
+  await services.continue.forgetStale();
   return startServer(config, services, log);
 }

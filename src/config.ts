@@ -17,6 +17,11 @@ export interface AgentConfig {
   /** How long a Restore waits for a pid of the tree that is still a zombie to be reaped. */
   readonly pidWaitMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** How many CRIU operations (dump, pre-dump, restore) may run at once; the rest wait in line. */
+  readonly maxConcurrentOperations: number;
+  /** Retention: keep at most this many checkpoints, and at most this many bytes (0: no limit). */
+  readonly retainMaxCount: number;
+  readonly retainMaxBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -30,6 +35,9 @@ export const DEFAULTS = {
   criuLogLevel: 4,
   pidWaitMs: 3000,
   logLevel: 'info',
+  maxConcurrentOperations: 2,
+  retainMaxCount: 0,
+  retainMaxBytes: 0,
 } as const;
 
 /** Raw settings by name, as any source gives them (strings from env and flags). */
@@ -45,6 +53,9 @@ const SOURCES = {
   criuLogLevel: ['CRIU_AGENT_CRIU_LOG_LEVEL', '--criu-log-level'],
   pidWaitMs: ['CRIU_AGENT_PID_WAIT_MS', '--pid-wait-ms'],
   logLevel: ['CRIU_AGENT_LOG_LEVEL', '--log-level'],
+  maxConcurrentOperations: ['CRIU_AGENT_MAX_CONCURRENT_OPERATIONS', '--max-concurrent-operations'],
+  retainMaxCount: ['CRIU_AGENT_RETAIN_MAX_COUNT', '--retain-max-count'],
+  retainMaxBytes: ['CRIU_AGENT_RETAIN_MAX_BYTES', '--retain-max-bytes'],
 } as const;
 
 type Key = keyof typeof SOURCES;
@@ -112,6 +123,9 @@ export function loadConfig({ argv = [], env = process.env }: ConfigSources = {})
     criuLogLevel: intIn(raw.criuLogLevel, 0, 4, where('criuLogLevel')),
     pidWaitMs: intIn(raw.pidWaitMs, 0, 600_000, where('pidWaitMs')),
     logLevel: oneOf(raw.logLevel, ['debug', 'info', 'warn', 'error'] as const, where('logLevel')),
+    maxConcurrentOperations: intIn(raw.maxConcurrentOperations, 1, 64, where('maxConcurrentOperations')),
+    retainMaxCount: intIn(raw.retainMaxCount, 0, 1_000_000, where('retainMaxCount')),
+    retainMaxBytes: intIn(raw.retainMaxBytes, 0, Number.MAX_SAFE_INTEGER, where('retainMaxBytes')),
   };
   Object.freeze(config.listen);
   return Object.freeze(config);

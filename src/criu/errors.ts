@@ -45,6 +45,12 @@ const RULES: Rule[] = [
     hint: 'the kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY), which pre-dumps and incremental dumps need',
   },
   {
+    ops: ['dump', 'pre-dump'],
+    match: /No space left on device|ENOSPC|Disk quota exceeded/i,
+    kind: 'resource-exhausted',
+    hint: 'the state directory ran out of space while CRIU wrote the images; the partial checkpoint was removed and the tree left running: free some space (DeleteCheckpoint) or use a larger state directory',
+  },
+  {
     ops: ['restore'],
     match: /File exists|EEXIST|pid .* (is )?busy|Can't fork for|set_tid|Pid \d+ do not match expected/i,
     kind: 'already-exists',

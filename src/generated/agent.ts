@@ -3,17 +3,25 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 
 import type { CheckRequest as _criu_agent_v1_CheckRequest, CheckRequest__Output as _criu_agent_v1_CheckRequest__Output } from './criu_agent/v1/CheckRequest';
 import type { CheckResponse as _criu_agent_v1_CheckResponse, CheckResponse__Output as _criu_agent_v1_CheckResponse__Output } from './criu_agent/v1/CheckResponse';
+import type { Checkpoint as _criu_agent_v1_Checkpoint, Checkpoint__Output as _criu_agent_v1_Checkpoint__Output } from './criu_agent/v1/Checkpoint';
 import type { CheckpointAgentClient as _criu_agent_v1_CheckpointAgentClient, CheckpointAgentDefinition as _criu_agent_v1_CheckpointAgentDefinition } from './criu_agent/v1/CheckpointAgent';
 import type { ContinueRequest as _criu_agent_v1_ContinueRequest, ContinueRequest__Output as _criu_agent_v1_ContinueRequest__Output } from './criu_agent/v1/ContinueRequest';
 import type { ContinueResponse as _criu_agent_v1_ContinueResponse, ContinueResponse__Output as _criu_agent_v1_ContinueResponse__Output } from './criu_agent/v1/ContinueResponse';
+import type { DeleteCheckpointRequest as _criu_agent_v1_DeleteCheckpointRequest, DeleteCheckpointRequest__Output as _criu_agent_v1_DeleteCheckpointRequest__Output } from './criu_agent/v1/DeleteCheckpointRequest';
+import type { DeleteCheckpointResponse as _criu_agent_v1_DeleteCheckpointResponse, DeleteCheckpointResponse__Output as _criu_agent_v1_DeleteCheckpointResponse__Output } from './criu_agent/v1/DeleteCheckpointResponse';
 import type { DumpOptions as _criu_agent_v1_DumpOptions, DumpOptions__Output as _criu_agent_v1_DumpOptions__Output } from './criu_agent/v1/DumpOptions';
 import type { DumpRequest as _criu_agent_v1_DumpRequest, DumpRequest__Output as _criu_agent_v1_DumpRequest__Output } from './criu_agent/v1/DumpRequest';
 import type { DumpResponse as _criu_agent_v1_DumpResponse, DumpResponse__Output as _criu_agent_v1_DumpResponse__Output } from './criu_agent/v1/DumpResponse';
+import type { DumpStats as _criu_agent_v1_DumpStats, DumpStats__Output as _criu_agent_v1_DumpStats__Output } from './criu_agent/v1/DumpStats';
+import type { GetCheckpointRequest as _criu_agent_v1_GetCheckpointRequest, GetCheckpointRequest__Output as _criu_agent_v1_GetCheckpointRequest__Output } from './criu_agent/v1/GetCheckpointRequest';
+import type { ListCheckpointsRequest as _criu_agent_v1_ListCheckpointsRequest, ListCheckpointsRequest__Output as _criu_agent_v1_ListCheckpointsRequest__Output } from './criu_agent/v1/ListCheckpointsRequest';
+import type { ListCheckpointsResponse as _criu_agent_v1_ListCheckpointsResponse, ListCheckpointsResponse__Output as _criu_agent_v1_ListCheckpointsResponse__Output } from './criu_agent/v1/ListCheckpointsResponse';
 import type { PreDumpRequest as _criu_agent_v1_PreDumpRequest, PreDumpRequest__Output as _criu_agent_v1_PreDumpRequest__Output } from './criu_agent/v1/PreDumpRequest';
 import type { PreDumpResponse as _criu_agent_v1_PreDumpResponse, PreDumpResponse__Output as _criu_agent_v1_PreDumpResponse__Output } from './criu_agent/v1/PreDumpResponse';
 import type { RestoreOptions as _criu_agent_v1_RestoreOptions, RestoreOptions__Output as _criu_agent_v1_RestoreOptions__Output } from './criu_agent/v1/RestoreOptions';
 import type { RestoreRequest as _criu_agent_v1_RestoreRequest, RestoreRequest__Output as _criu_agent_v1_RestoreRequest__Output } from './criu_agent/v1/RestoreRequest';
 import type { RestoreResponse as _criu_agent_v1_RestoreResponse, RestoreResponse__Output as _criu_agent_v1_RestoreResponse__Output } from './criu_agent/v1/RestoreResponse';
+import type { RestoreStats as _criu_agent_v1_RestoreStats, RestoreStats__Output as _criu_agent_v1_RestoreStats__Output } from './criu_agent/v1/RestoreStats';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -25,6 +33,7 @@ export interface ProtoGrpcType {
       CgroupMode: EnumTypeDefinition
       CheckRequest: MessageTypeDefinition<_criu_agent_v1_CheckRequest, _criu_agent_v1_CheckRequest__Output>
       CheckResponse: MessageTypeDefinition<_criu_agent_v1_CheckResponse, _criu_agent_v1_CheckResponse__Output>
+      Checkpoint: MessageTypeDefinition<_criu_agent_v1_Checkpoint, _criu_agent_v1_Checkpoint__Output>
       /**
        * CheckpointAgent checkpoints (Dump, PreDump), restores (Restore) and resumes
        * (Continue) process trees on this node.
@@ -40,18 +49,26 @@ export interface ProtoGrpcType {
        * carries `criu-errno` and `criu-log` (the path of CRIU's log on the node).
        */
       CheckpointAgent: SubtypeConstructor<typeof grpc.Client, _criu_agent_v1_CheckpointAgentClient> & { service: _criu_agent_v1_CheckpointAgentDefinition }
+      CheckpointKind: EnumTypeDefinition
       ContinueRequest: MessageTypeDefinition<_criu_agent_v1_ContinueRequest, _criu_agent_v1_ContinueRequest__Output>
       ContinueResponse: MessageTypeDefinition<_criu_agent_v1_ContinueResponse, _criu_agent_v1_ContinueResponse__Output>
+      DeleteCheckpointRequest: MessageTypeDefinition<_criu_agent_v1_DeleteCheckpointRequest, _criu_agent_v1_DeleteCheckpointRequest__Output>
+      DeleteCheckpointResponse: MessageTypeDefinition<_criu_agent_v1_DeleteCheckpointResponse, _criu_agent_v1_DeleteCheckpointResponse__Output>
       DumpOptions: MessageTypeDefinition<_criu_agent_v1_DumpOptions, _criu_agent_v1_DumpOptions__Output>
       DumpRequest: MessageTypeDefinition<_criu_agent_v1_DumpRequest, _criu_agent_v1_DumpRequest__Output>
       DumpResponse: MessageTypeDefinition<_criu_agent_v1_DumpResponse, _criu_agent_v1_DumpResponse__Output>
+      DumpStats: MessageTypeDefinition<_criu_agent_v1_DumpStats, _criu_agent_v1_DumpStats__Output>
       FinalState: EnumTypeDefinition
+      GetCheckpointRequest: MessageTypeDefinition<_criu_agent_v1_GetCheckpointRequest, _criu_agent_v1_GetCheckpointRequest__Output>
+      ListCheckpointsRequest: MessageTypeDefinition<_criu_agent_v1_ListCheckpointsRequest, _criu_agent_v1_ListCheckpointsRequest__Output>
+      ListCheckpointsResponse: MessageTypeDefinition<_criu_agent_v1_ListCheckpointsResponse, _criu_agent_v1_ListCheckpointsResponse__Output>
       NetworkLock: EnumTypeDefinition
       PreDumpRequest: MessageTypeDefinition<_criu_agent_v1_PreDumpRequest, _criu_agent_v1_PreDumpRequest__Output>
       PreDumpResponse: MessageTypeDefinition<_criu_agent_v1_PreDumpResponse, _criu_agent_v1_PreDumpResponse__Output>
       RestoreOptions: MessageTypeDefinition<_criu_agent_v1_RestoreOptions, _criu_agent_v1_RestoreOptions__Output>
       RestoreRequest: MessageTypeDefinition<_criu_agent_v1_RestoreRequest, _criu_agent_v1_RestoreRequest__Output>
       RestoreResponse: MessageTypeDefinition<_criu_agent_v1_RestoreResponse, _criu_agent_v1_RestoreResponse__Output>
+      RestoreStats: MessageTypeDefinition<_criu_agent_v1_RestoreStats, _criu_agent_v1_RestoreStats__Output>
     }
   }
 }

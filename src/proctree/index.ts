@@ -24,3 +24,4 @@ export {
 } from './procfs';
 export { type TreeSnapshot, type TreeStatus, snapshotTree, treeStatus, waitForTreeStatus } from './tree';
 export { signalTree, continueTree } from './signals';
+export { estimateMemoryBytes, readCommandLine, readStartTime } from './memory';

@@ -3,7 +3,11 @@ import type { FinalState__Output } from '../generated/criu_agent/v1/FinalState';
 import { invalidArgument } from '../errors';
 import type { FinalState, RequestedState } from '../finalState';
 import type { Logger } from '../log';
-import type { Services } from '../service';
+import type { DumpStats, RestoreStats } from '../criu/stats';
+import type { Checkpoint } from '../generated/criu_agent/v1/Checkpoint';
+import type { DumpStats as WireDumpStats } from '../generated/criu_agent/v1/DumpStats';
+import type { RestoreStats as WireRestoreStats } from '../generated/criu_agent/v1/RestoreStats';
+import type { CheckpointInfo, Services } from '../service';
 import { unary } from './unary';
 
 const REQUESTED: Record<string, RequestedState> = {
@@ -35,10 +39,56 @@ function pidOf(v: number, field = 'pid'): number {
   return v;
 }
 
+function dumpStats(s: DumpStats | undefined): WireDumpStats | null {
+  if (!s) return null;
+  return {
+    freezing_time_us: s.freezingTimeUs,
+    frozen_time_us: s.frozenTimeUs,
+    memdump_time_us: s.memdumpTimeUs,
+    memwrite_time_us: s.memwriteTimeUs,
+    pages_scanned: s.pagesScanned,
+    pages_skipped_parent: s.pagesSkippedParent,
+    pages_written: s.pagesWritten,
+    pages_lazy: s.pagesLazy,
+  };
+}
+
+function restoreStats(s: RestoreStats | undefined): WireRestoreStats | null {
+  if (!s) return null;
+  return {
+    pages_compared: s.pagesCompared,
+    pages_skipped_cow: s.pagesSkippedCow,
+    forking_time_us: s.forkingTimeUs,
+    restore_time_us: s.restoreTimeUs,
+    pages_restored: s.pagesRestored,
+  };
+}
+
+function checkpoint(c: CheckpointInfo): Checkpoint {
+  return {
+    checkpoint_id: c.id,
+    kind: c.kind === 'dump' ? 'CHECKPOINT_KIND_DUMP' : 'CHECKPOINT_KIND_PRE_DUMP',
+    parent_checkpoint_id: c.parentId ?? '',
+    pid: c.pid,
+    pids: c.pids,
+    command_line: c.commandLine,
+    created_at: c.createdAt,
+    criu_version: c.criuVersion,
+    kernel: c.kernel,
+    final_state: WIRE[c.finalState],
+    size_bytes: c.sizeBytes,
+    file_count: c.fileCount,
+    stats: dumpStats(c.stats),
+    images_dir: c.imagesDir,
+    children: c.children,
+    digest_algorithm: c.digestAlgorithm,
+  };
+}
+
 /** Thin handlers: request -> service call -> response. Nothing else. */
 export function agentHandlers(services: Services, log: Logger): CheckpointAgentHandlers {
   return {
-    Dump: unary(log, 'Dump', async (req, { signal }) => {
+    Dump: unary(log, 'Dump', async (req, { signal, requestId }) => {
       const r = await services.dump.dump(
         {
           pid: pidOf(req.pid),
@@ -48,10 +98,19 @@ export function agentHandlers(services: Services, log: Logger): CheckpointAgentH
           options: req.options ?? {},
         },
         signal,
+        requestId,
       );
-      return { checkpoint_id: r.checkpointId, final_state: WIRE[r.finalState], images_dir: r.imagesDir, pids: r.pids, log_path: r.logPath };
+      return {
+        checkpoint_id: r.checkpointId,
+        final_state: WIRE[r.finalState],
+        images_dir: r.imagesDir,
+        pids: r.pids,
+        log_path: r.logPath,
+        stats: dumpStats(r.stats),
+        size_bytes: r.sizeBytes,
+      };
     }),
-    PreDump: unary(log, 'PreDump', async (req, { signal }) => {
+    PreDump: unary(log, 'PreDump', async (req, { signal, requestId }) => {
       const r = await services.dump.preDump(
         {
           pid: pidOf(req.pid),
@@ -61,6 +120,7 @@ export function agentHandlers(services: Services, log: Logger): CheckpointAgentH
           options: req.options ?? {},
         },
         signal,
+        requestId,
       );
       return {
         checkpoint_id: r.checkpointId,
@@ -69,6 +129,8 @@ export function agentHandlers(services: Services, log: Logger): CheckpointAgentH
         images_dir: r.imagesDir,
         pids: r.pids,
         log_path: r.logPath,
+        stats: dumpStats(r.stats),
+        size_bytes: r.sizeBytes,
       };
     }),
     Restore: unary(log, 'Restore', async (req, { signal }) => {
@@ -76,9 +138,24 @@ export function agentHandlers(services: Services, log: Logger): CheckpointAgentH
         { checkpointId: req.checkpoint_id, requested: requestedState(req.final_state), options: req.options ?? {} },
         signal,
       );
-      return { pid: r.pid, final_state: WIRE[r.finalState], checkpoint_id: r.checkpointId, pids: r.pids, log_path: r.logPath };
+      return {
+        pid: r.pid,
+        final_state: WIRE[r.finalState],
+        checkpoint_id: r.checkpointId,
+        pids: r.pids,
+        log_path: r.logPath,
+        stats: restoreStats(r.stats),
+      };
     }),
-    Continue: unary(log, 'Continue', async (req) => services.continue.continue(pidOf(req.pid))),
+    Continue: unary(log, 'Continue', async (req) => {
+      const r = await services.continue.continue(pidOf(req.pid));
+      return { pids: r.pids, stopped_by: r.stoppedBy };
+    }),
+    ListCheckpoints: unary(log, 'ListCheckpoints', async () => ({ checkpoints: (await services.checkpoints.list()).map(checkpoint) })),
+    GetCheckpoint: unary(log, 'GetCheckpoint', async (req) => checkpoint(await services.checkpoints.get(req.checkpoint_id))),
+    DeleteCheckpoint: unary(log, 'DeleteCheckpoint', async (req) => ({
+      deleted: await services.checkpoints.delete(req.checkpoint_id, req.cascade),
+    })),
     Check: unary(log, 'Check', async (_req, { signal }) => {
       const r = await services.check.check(signal);
       return {

@@ -26,22 +26,29 @@ export function unary<Req, Res>(
     const requestId = `${process.pid.toString(36)}-${(nextId++).toString(36)}`;
     const controller = new AbortController();
     const started = Date.now();
-    call.on('cancelled', () => {
-      // grpc-js reports an expired deadline as a cancellation too.
-      const deadline = call.getDeadline();
-      const expired = deadline !== Infinity && new Date(deadline).getTime() <= Date.now() + 5;
+    const abort = (reason: 'cancelled' | 'deadline'): void => {
+      if (controller.signal.aborted) return;
       controller.abort(
-        expired
+        reason === 'deadline'
           ? new AgentError('deadline-exceeded', `${method}: the call's deadline passed; CRIU was stopped and the tree left as it was`)
           : new AgentError('cancelled', `${method}: the client cancelled the call; CRIU was stopped and the tree left as it was`),
       );
-    });
+    };
+    // grpc-js answers an expired deadline itself, and then does not always
+    // report the call as cancelled: keep our own timer so CRIU is stopped.
+    const deadline = call.getDeadline();
+    const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+    const timer = Number.isFinite(deadlineMs) ? setTimeout(() => abort('deadline'), Math.max(0, deadlineMs - Date.now())) : undefined;
+    call.on('cancelled', () => abort(Number.isFinite(deadlineMs) && deadlineMs <= Date.now() + 5 ? 'deadline' : 'cancelled'));
+    const settle = (): void => clearTimeout(timer);
     handler(call.request, { signal: controller.signal, requestId }).then(
       (res) => {
+        settle();
         log.info({ requestId, method, ms: Date.now() - started, code: 'OK' }, `${method} ok`);
         callback(null, res);
       },
       (err: unknown) => {
+        settle();
         const status = toStatus(err);
         log.warn({ requestId, method, ms: Date.now() - started, code: status.code, error: status.details }, `${method} failed`);
         callback(status);

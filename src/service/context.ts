@@ -4,7 +4,8 @@ import type { CriuClient, CriuFeatures, CriuVersion } from '../criu/client';
 import { AgentError } from '../errors';
 import type { FinalState } from '../finalState';
 import { continueTree, snapshotTree, treeStatus, waitForTreeStatus, type TreeSnapshot, type TreeStatus } from '../proctree';
-import type { CheckpointStore } from '../store';
+import { StoppedTrees, type CheckpointStore } from '../store';
+import { Limiter } from './limiter';
 import { KeyedLocks } from './locks';
 
 /** What every service object is built from; tests pass fakes for criu. */
@@ -17,11 +18,16 @@ export interface ServiceDeps {
 /** State the capability services share: the locks, and CRIU facts that do not change while the agent runs. */
 export class ServiceContext {
   readonly locks = new KeyedLocks();
+  readonly limiter: Limiter;
+  readonly stopped: StoppedTrees;
   readonly kernel = os.release();
   private featuresCache?: Promise<CriuFeatures>;
   private versionCache?: Promise<CriuVersion>;
 
-  constructor(readonly deps: ServiceDeps) {}
+  constructor(readonly deps: ServiceDeps) {
+    this.limiter = new Limiter(deps.config.maxConcurrentOperations);
+    this.stopped = new StoppedTrees(deps.store.stateDir);
+  }
 
   get criu(): CriuClient {
     return this.deps.criu;
@@ -70,6 +76,32 @@ export class ServiceContext {
   }
 
   /**
+   * Deletes the oldest checkpoints nothing builds on, beyond the configured
+   * count and size; never `justMade` nor one another operation holds.
+   */
+  async applyRetention(justMade: string): Promise<string[]> {
+    const { retainMaxCount: maxCount, retainMaxBytes: maxBytes } = this.deps.config;
+    if (!maxCount && !maxBytes) return [];
+    const victims = await this.store.retentionVictims({ maxCount, maxBytes }, new Set([justMade]));
+    const deleted: string[] = [];
+    for (const id of victims) {
+      let release: () => void;
+      try {
+        release = this.locks.acquire([`checkpoint ${id}`], `retention deleting ${id}`);
+      } catch {
+        continue; // in use: next time
+      }
+      try {
+        await this.store.remove(id);
+        deleted.push(id);
+      } finally {
+        release();
+      }
+    }
+    return deleted;
+  }
+
+  /**
    * After a failed or cancelled CRIU run: a tree that was running before must
    * not stay frozen or stopped because of us (CRIU normally resumes it itself,
    * but not when it was killed half-way).
@@ -113,6 +145,7 @@ export function abortedOr(err: unknown, signal?: AbortSignal): unknown {
  */
 export function withLogMoved(err: unknown, from: string, to: string | undefined): unknown {
   if (!(err instanceof AgentError) || (err.details.criuLog !== from && !err.message.includes(from))) return err;
-  const message = to === undefined ? err.message.split(`; full log: ${from}`).join('').split(from).join('(no log)') : err.message.split(from).join(to);
+  const message =
+    to === undefined ? err.message.split(`; full log: ${from}`).join('').split(from).join('(no log)') : err.message.split(from).join(to);
   return new AgentError(err.kind, message, { cause: err.cause, details: { ...err.details, criuLog: to } });
 }

@@ -1,6 +1,6 @@
 import { AgentError } from '../errors';
 import { resolveFinalState } from '../finalState';
-import { continueTree, snapshotTree, treeStatus } from '../proctree';
+import { continueTree, readStartTime, snapshotTree, treeStatus } from '../proctree';
 import { describeStatus, type ServiceContext } from './context';
 import { guardTarget, guardTree } from './guards';
 
@@ -8,7 +8,7 @@ import { guardTarget, guardTree } from './guards';
 export class ContinueService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async continue(pid: number): Promise<{ pids: number[] }> {
+  async continue(pid: number): Promise<{ pids: number[]; stoppedBy: string }> {
     const decision = resolveFinalState('continue', 'UNSPECIFIED');
     if (!decision.ok) throw new AgentError('internal', decision.reason);
     await guardTarget(pid);
@@ -24,11 +24,21 @@ export class ContinueService {
           `the tree of pid ${pid} is ${describeStatus(status, snap)}, not stopped; Continue only resumes a tree whose every process is stopped`,
         );
       }
+      const mine = await this.ctx.stopped.find(pid, await readStartTime(pid));
       const pids = await continueTree(snap);
+      if (mine) await this.ctx.stopped.remove(pid);
       await this.ctx.verifyFinalState(pid, decision.applied, `continue of pid ${pid}`);
-      return { pids };
+      return { pids, stoppedBy: mine?.by ?? '' };
     } finally {
       release();
     }
+  }
+
+  /**
+   * At start: forget trees recorded as stopped by the agent that are gone,
+   * whose pid now names another process, or that someone else resumed.
+   */
+  async forgetStale(): Promise<void> {
+    await this.ctx.stopped.prune(async (t) => (await readStartTime(t.pid)) === t.startTime && treeStatus(await snapshotTree(t.pid)) === 'stopped');
   }
 }

@@ -20,6 +20,9 @@ export async function requireLiveProcess(pid: number): Promise<void> {
   const p = await readProcess(pid);
   if (p === null) throw new AgentError('not-found', `no process with pid ${pid} on this node`);
   if (p.tasks.every((t) => t.state === 'zombie' || t.state === 'dead')) {
-    throw new AgentError('failed-precondition', `pid ${pid} (${p.comm}) has exited and is a zombie waiting for its parent (pid ${p.ppid}) to reap it`);
+    throw new AgentError(
+      'failed-precondition',
+      `pid ${pid} (${p.comm}) has exited and is a zombie waiting for its parent (pid ${p.ppid}) to reap it`,
+    );
   }
 }

@@ -1,4 +1,5 @@
 import { CheckService } from './check';
+import { CheckpointsService } from './checkpoints';
 import { ServiceContext, type ServiceDeps } from './context';
 import { ContinueService } from './continue';
 import { DumpService } from './dump';
@@ -8,6 +9,7 @@ export type { ServiceDeps } from './context';
 export type { DumpParams, DumpResult } from './dump';
 export type { RestoreParams, RestoreResult } from './restore';
 export type { CheckResult } from './check';
+export type { CheckpointInfo } from './checkpoints';
 
 /** One object per capability, sharing locks and CRIU facts. */
 export interface Services {
@@ -15,6 +17,7 @@ export interface Services {
   restore: RestoreService;
   continue: ContinueService;
   check: CheckService;
+  checkpoints: CheckpointsService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -24,5 +27,6 @@ export function createServices(deps: ServiceDeps): Services {
     restore: new RestoreService(ctx),
     continue: new ContinueService(ctx),
     check: new CheckService(ctx),
+    checkpoints: new CheckpointsService(ctx),
   };
 }

@@ -2,7 +2,11 @@ import * as path from 'node:path';
 import type { RestoreOptions__Output } from '../generated/criu_agent/v1/RestoreOptions';
 import { AgentError } from '../errors';
 import { resolveFinalState, type FinalState, type RequestedState } from '../finalState';
-import { pidInUse, readProcess, waitForPidFree } from '../proctree';
+import { promises as fsp } from 'node:fs';
+import { readRestoreStats, RESTORE_STATS_FILE, type RestoreStats } from '../criu/stats';
+import { pidInUse, readProcess, readStartTime, waitForPidFree } from '../proctree';
+import { RECORD_FILE, type CheckpointRecord } from '../store';
+import { verifyDirectory } from '../store/digest';
 import { validateCheckpointId } from '../store';
 import { abortedOr, type ServiceContext } from './context';
 import { restoreCriuOpts } from './options';
@@ -14,12 +18,15 @@ export interface RestoreParams {
 }
 
 export interface RestoreResult {
+  stats?: RestoreStats;
   pid: number;
   finalState: FinalState;
   checkpointId: string;
   pids: number[];
   logPath: string;
 }
+
+const RESTORE_LOG = /^restore-[0-9TZ-]+\.log$/;
 
 /** Restore: recreate a dumped tree with its original pids. */
 export class RestoreService {
@@ -43,32 +50,78 @@ export class RestoreService {
       `restore of checkpoint ${p.checkpointId} (pid ${record.pid})`,
     );
     try {
+      await this.verifyChain(record);
       await this.requirePidsFree(record.pids, p.checkpointId);
-      const imagesDir = this.ctx.store.pathOf(p.checkpointId);
-      const logFile = `restore-${new Date().toISOString().replace(/[:.]/g, '')}.log`;
-      const opts = {
-        ...restoreCriuOpts(p.options),
-        log_level: this.ctx.deps.config.criuLogLevel,
-        notify_scripts: true,
-        ...(decision.applied === 'STOPPED' ? { leave_stopped: true } : {}),
-      };
-      let pid: number;
+      const slot = await this.ctx.limiter.acquire(signal);
       try {
-        ({ pid } = await this.ctx.criu.restore({ imagesDir, logFile, opts, signal }));
-      } catch (err) {
-        await this.killHalfRestored(record.pids);
-        throw abortedOr(err, signal);
+        return await this.run(p, record, decision.applied, signal);
+      } finally {
+        slot();
       }
-      const snap = await this.ctx.verifyFinalState(pid, decision.applied, `restore of checkpoint ${p.checkpointId}`);
-      return {
-        pid,
-        finalState: decision.applied,
-        checkpointId: p.checkpointId,
-        pids: snap?.processes.map((proc) => proc.pid) ?? [pid],
-        logPath: path.join(imagesDir, logFile),
-      };
     } finally {
       release();
+    }
+  }
+
+  private async run(p: RestoreParams, record: CheckpointRecord, applied: FinalState, signal?: AbortSignal): Promise<RestoreResult> {
+    const imagesDir = this.ctx.store.pathOf(p.checkpointId);
+    const logFile = `restore-${new Date().toISOString().replace(/[:.]/g, '')}.log`;
+    // RESTORE_LOG must match this name: restore logs are not part of the manifest.
+    const opts = {
+      ...restoreCriuOpts(p.options),
+      log_level: this.ctx.deps.config.criuLogLevel,
+      notify_scripts: true,
+      ...(applied === 'STOPPED' ? { leave_stopped: true } : {}),
+    };
+    let pid: number;
+    try {
+      ({ pid } = await this.ctx.criu.restore({ imagesDir, logFile, opts, signal }));
+    } catch (err) {
+      await this.killHalfRestored(record.pids);
+      throw abortedOr(err, signal);
+    }
+    const snap = await this.ctx.verifyFinalState(pid, applied, `restore of checkpoint ${p.checkpointId}`);
+    if (applied === 'STOPPED') {
+      const startTime = await readStartTime(pid);
+      if (startTime !== null) {
+        await this.ctx.stopped.add({ pid, startTime, by: `restore of checkpoint ${p.checkpointId}`, since: new Date().toISOString() });
+      }
+    }
+    return {
+      pid,
+      finalState: applied,
+      checkpointId: p.checkpointId,
+      pids: snap?.processes.map((proc) => proc.pid) ?? [pid],
+      logPath: path.join(imagesDir, logFile),
+      stats: await readRestoreStats(imagesDir).catch(() => undefined),
+    };
+  }
+
+  /**
+   * Checks every file of the checkpoint and of the pre-dumps it builds on
+   * against the manifests before CRIU reads any of them: CRIU would restore
+   * whatever bytes it finds.
+   */
+  private async verifyChain(record: CheckpointRecord): Promise<void> {
+    let current: CheckpointRecord | null = record;
+    const seen = new Set<string>();
+    while (current) {
+      if (seen.has(current.id)) throw new AgentError('data-loss', `checkpoint ${record.id}: its parents form a cycle at ${current.id}`);
+      seen.add(current.id);
+      const dir = this.ctx.store.pathOf(current.id);
+      const exclude = [RECORD_FILE, current.logFile, RESTORE_STATS_FILE, ...(await fsp.readdir(dir)).filter((n) => RESTORE_LOG.test(n))];
+      try {
+        await verifyDirectory(dir, current.files, { exclude });
+      } catch (err) {
+        if (err instanceof AgentError && current.id !== record.id) {
+          throw new AgentError('data-loss', `parent checkpoint ${current.id} of ${record.id}: ${err.message}`, { cause: err });
+        }
+        throw err;
+      }
+      if (!current.parentId) break;
+      const parentId: string = current.parentId;
+      current = await this.ctx.store.get(parentId);
+      if (!current) throw new AgentError('data-loss', `checkpoint ${record.id} builds on ${parentId}, which is missing`);
     }
   }
 

@@ -1,2 +1,3 @@
 export * from './ids';
 export * from './store';
+export * from './stopped';

@@ -1,13 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import type { DumpStats } from '../criu/stats';
 import { AgentError } from '../errors';
 import type { FinalState } from '../finalState';
 import { validateCheckpointId } from './ids';
 
 export type CheckpointKind = 'dump' | 'pre-dump';
 
-/** What the store knows about a checkpoint; written last, as checkpoint.json. */
+/** One file of a checkpoint and its digest (see digest.ts). */
+export interface ManifestFile {
+  path: string;
+  size: number;
+  xxh64?: string;
+  symlink?: string;
+}
+
+/**
+ * A checkpoint's manifest: what the store knows about it, written last, as
+ * checkpoint.json. A directory without one is never listed or restored.
+ */
 export interface CheckpointRecord {
   id: string;
   kind: CheckpointKind;
@@ -16,12 +28,22 @@ export interface CheckpointRecord {
   /** Root pid of the tree when it was checkpointed. */
   pid: number;
   pids: number[];
+  /** The root's command line at the time. */
+  commandLine: string[];
   createdAt: string;
   criuVersion: string;
   kernel: string;
   finalState: FinalState;
   /** CRIU's log, inside the checkpoint directory. */
   logFile: string;
+  /** Sum of the files' sizes, and their count (the manifest and logs left out). */
+  sizeBytes: number;
+  fileCount: number;
+  /** CRIU's statistics (stats-dump). */
+  stats?: DumpStats;
+  /** How `files` were hashed; restore checks them before CRIU reads anything. */
+  digestAlgorithm: string;
+  files: ManifestFile[];
 }
 
 export const RECORD_FILE = 'checkpoint.json';
@@ -83,6 +105,83 @@ export class CheckpointStore {
     const tmpDir = path.join(this.checkpointsDir, `${TMP_PREFIX}${id}-${randomBytes(4).toString('hex')}`);
     await fsp.mkdir(tmpDir, { mode: 0o700 });
     return new PendingCheckpoint(this, id, tmpDir, finalDir);
+  }
+
+  /** Every complete checkpoint, oldest first. */
+  async list(): Promise<CheckpointRecord[]> {
+    const out: CheckpointRecord[] = [];
+    for (const name of await fsp.readdir(this.checkpointsDir)) {
+      if (name.startsWith('.')) continue;
+      try {
+        const record = await this.get(name);
+        if (record) out.push(record);
+      } catch {
+        // An unreadable manifest is reported by get(id), not by the listing.
+      }
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  /**
+   * The ids to delete for `id`: its descendants (children before parents),
+   * then itself. FAILED_PRECONDITION when it has children and `cascade` is off.
+   */
+  async deletionPlan(id: string, cascade: boolean): Promise<string[]> {
+    const all = await this.list();
+    if (!all.some((c) => c.id === id)) throw new AgentError('not-found', `checkpoint ${id} does not exist`);
+    const childrenOf = (p: string): string[] => all.filter((c) => c.parentId === p).map((c) => c.id);
+    const direct = childrenOf(id);
+    if (direct.length && !cascade) {
+      throw new AgentError(
+        'failed-precondition',
+        `checkpoint ${id} is the parent of ${direct.join(', ')}; delete those first, or set cascade to delete them too`,
+      );
+    }
+    const order: string[] = [];
+    const visit = (c: string): void => {
+      for (const child of childrenOf(c)) visit(child);
+      order.push(c);
+    };
+    visit(id);
+    return order;
+  }
+
+  /**
+   * Removes one checkpoint: first renamed to a temporary name (so it leaves
+   * the listing at once and a crash half-way leaves only something the next
+   * start sweeps), then deleted.
+   */
+  async remove(id: string): Promise<void> {
+    const dir = this.pathOf(id);
+    const doomed = path.join(this.checkpointsDir, `${TMP_PREFIX}deleted-${id}-${randomBytes(4).toString('hex')}`);
+    try {
+      await fsp.rename(dir, doomed);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new AgentError('not-found', `checkpoint ${id} does not exist`);
+      throw err;
+    }
+    await syncDir(this.checkpointsDir);
+    await fsp.rm(doomed, { recursive: true, force: true });
+  }
+
+  /**
+   * Checkpoints to delete so that at most maxCount remain and they take at
+   * most maxBytes (0: no limit): oldest first, and only ones no other
+   * checkpoint builds on, never those in `keep`.
+   */
+  async retentionVictims(limits: { maxCount: number; maxBytes: number }, keep: ReadonlySet<string>): Promise<string[]> {
+    let all = await this.list();
+    const victims: string[] = [];
+    const over = (): boolean =>
+      (limits.maxCount > 0 && all.length > limits.maxCount) ||
+      (limits.maxBytes > 0 && all.reduce((n, c) => n + c.sizeBytes, 0) > limits.maxBytes);
+    while (over()) {
+      const victim = all.find((c) => !keep.has(c.id) && !all.some((o) => o.parentId === c.id));
+      if (!victim) break;
+      victims.push(victim.id);
+      all = all.filter((c) => c !== victim);
+    }
+    return victims;
   }
 }
 

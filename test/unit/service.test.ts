@@ -138,6 +138,9 @@ beforeEach(async () => {
     listen: parseListenAddress('unix:/nonexistent/agent.sock'),
     stateDir: tmp,
     criuPath: '/nonexistent/criu',
+    maxConcurrentOperations: 2,
+    retainMaxCount: 0,
+    retainMaxBytes: 0,
     socketMode: 0o600,
     criuLogLevel: 3,
     pidWaitMs: 200,
@@ -178,6 +181,11 @@ async function commitRecord(id: string, over: Partial<CheckpointRecord>): Promis
     createdAt: new Date().toISOString(),
     criuVersion: '4.2.1',
     kernel: os.release(),
+    commandLine: [],
+    sizeBytes: 0,
+    fileCount: 0,
+    digestAlgorithm: 'xxh64',
+    files: [],
     finalState: 'DEAD',
     logFile: 'dump.log',
     ...over,
@@ -253,6 +261,9 @@ describe('Dump', () => {
       imagesDir: finalDir,
       pids: [pid],
       logPath: path.join(finalDir, 'dump.log'),
+      // The fake writes a 5-byte log and no stats-dump.
+      sizeBytes: expect.any(Number) as number,
+      stats: undefined,
     });
     const rec = JSON.parse(readFileSync(path.join(finalDir, RECORD_FILE), 'utf8')) as CheckpointRecord;
     expect(rec).toMatchObject({
@@ -672,7 +683,7 @@ describe('Continue', () => {
     const pid = await startSleeper();
     process.kill(pid, 'SIGSTOP');
     await expectStatus(pid, 'stopped');
-    await expect(services.continue.continue(pid)).resolves.toEqual({ pids: [pid] });
+    await expect(services.continue.continue(pid)).resolves.toEqual({ pids: [pid], stoppedBy: '' });
     expect(await status(pid)).toBe('running');
   });
 

@@ -195,7 +195,7 @@ describe('agentHandlers', () => {
       },
     },
     restore: { restore: () => Promise.resolve({ pid: 9, finalState: 'RUNNING', checkpointId: 'c', pids: [9], logPath: '/i/r.log' }) },
-    continue: { continue: (pid: number) => Promise.resolve({ pids: [pid] }) },
+    continue: { continue: (pid: number) => Promise.resolve({ pids: [pid], stoppedBy: 'dump into checkpoint c' }) },
     check: {
       check: () =>
         Promise.resolve({ criuVersion: '4.2.1', criuTransport: 't', kernel: 'k', memTrack: true, lazyPages: false, pidfdStore: true }),
@@ -216,7 +216,15 @@ describe('agentHandlers', () => {
   it('maps a Dump request and response', async () => {
     const { err, res } = await invoke(h.Dump, new FakeCall(dumpReq() as never));
     expect(err).toBeNull();
-    expect(res).toEqual({ checkpoint_id: 'c', final_state: 'FINAL_STATE_STOPPED', images_dir: '/i', pids: [5], log_path: '/i/dump.log' });
+    expect(res).toEqual({
+      checkpoint_id: 'c',
+      final_state: 'FINAL_STATE_STOPPED',
+      images_dir: '/i',
+      pids: [5],
+      log_path: '/i/dump.log',
+      stats: null,
+      size_bytes: undefined,
+    });
     expect(calls[0]?.[1]).toEqual({ pid: 5, checkpointId: 'c', requested: 'STOPPED', parentId: '', options: {} });
   });
 
@@ -241,9 +249,9 @@ describe('agentHandlers', () => {
   });
 
   it('maps Continue, Restore and Check', async () => {
-    await expect(invoke(h.Continue, new FakeCall({ pid: 42 } as never))).resolves.toEqual({ err: null, res: { pids: [42] } });
+    await expect(invoke(h.Continue, new FakeCall({ pid: 42 } as never))).resolves.toEqual({ err: null, res: { pids: [42], stopped_by: 'dump into checkpoint c' } });
     const r = await invoke(h.Restore, new FakeCall({ checkpoint_id: 'c', final_state: 'FINAL_STATE_RUNNING', options: null } as never));
-    expect(r.res).toEqual({ pid: 9, final_state: 'FINAL_STATE_RUNNING', checkpoint_id: 'c', pids: [9], log_path: '/i/r.log' });
+    expect(r.res).toEqual({ pid: 9, final_state: 'FINAL_STATE_RUNNING', checkpoint_id: 'c', pids: [9], log_path: '/i/r.log', stats: null });
     const c = await invoke(h.Check, new FakeCall({} as never));
     expect(c.res).toEqual({
       criu_version: '4.2.1',

@@ -4,10 +4,16 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { CheckRequest as _criu_agent_v1_CheckRequest, CheckRequest__Output as _criu_agent_v1_CheckRequest__Output } from '../../criu_agent/v1/CheckRequest';
 import type { CheckResponse as _criu_agent_v1_CheckResponse, CheckResponse__Output as _criu_agent_v1_CheckResponse__Output } from '../../criu_agent/v1/CheckResponse';
+import type { Checkpoint as _criu_agent_v1_Checkpoint, Checkpoint__Output as _criu_agent_v1_Checkpoint__Output } from '../../criu_agent/v1/Checkpoint';
 import type { ContinueRequest as _criu_agent_v1_ContinueRequest, ContinueRequest__Output as _criu_agent_v1_ContinueRequest__Output } from '../../criu_agent/v1/ContinueRequest';
 import type { ContinueResponse as _criu_agent_v1_ContinueResponse, ContinueResponse__Output as _criu_agent_v1_ContinueResponse__Output } from '../../criu_agent/v1/ContinueResponse';
+import type { DeleteCheckpointRequest as _criu_agent_v1_DeleteCheckpointRequest, DeleteCheckpointRequest__Output as _criu_agent_v1_DeleteCheckpointRequest__Output } from '../../criu_agent/v1/DeleteCheckpointRequest';
+import type { DeleteCheckpointResponse as _criu_agent_v1_DeleteCheckpointResponse, DeleteCheckpointResponse__Output as _criu_agent_v1_DeleteCheckpointResponse__Output } from '../../criu_agent/v1/DeleteCheckpointResponse';
 import type { DumpRequest as _criu_agent_v1_DumpRequest, DumpRequest__Output as _criu_agent_v1_DumpRequest__Output } from '../../criu_agent/v1/DumpRequest';
 import type { DumpResponse as _criu_agent_v1_DumpResponse, DumpResponse__Output as _criu_agent_v1_DumpResponse__Output } from '../../criu_agent/v1/DumpResponse';
+import type { GetCheckpointRequest as _criu_agent_v1_GetCheckpointRequest, GetCheckpointRequest__Output as _criu_agent_v1_GetCheckpointRequest__Output } from '../../criu_agent/v1/GetCheckpointRequest';
+import type { ListCheckpointsRequest as _criu_agent_v1_ListCheckpointsRequest, ListCheckpointsRequest__Output as _criu_agent_v1_ListCheckpointsRequest__Output } from '../../criu_agent/v1/ListCheckpointsRequest';
+import type { ListCheckpointsResponse as _criu_agent_v1_ListCheckpointsResponse, ListCheckpointsResponse__Output as _criu_agent_v1_ListCheckpointsResponse__Output } from '../../criu_agent/v1/ListCheckpointsResponse';
 import type { PreDumpRequest as _criu_agent_v1_PreDumpRequest, PreDumpRequest__Output as _criu_agent_v1_PreDumpRequest__Output } from '../../criu_agent/v1/PreDumpRequest';
 import type { PreDumpResponse as _criu_agent_v1_PreDumpResponse, PreDumpResponse__Output as _criu_agent_v1_PreDumpResponse__Output } from '../../criu_agent/v1/PreDumpResponse';
 import type { RestoreRequest as _criu_agent_v1_RestoreRequest, RestoreRequest__Output as _criu_agent_v1_RestoreRequest__Output } from '../../criu_agent/v1/RestoreRequest';
@@ -65,6 +71,25 @@ export interface CheckpointAgentClient extends grpc.Client {
   continue(argument: _criu_agent_v1_ContinueRequest, callback: grpc.requestCallback<_criu_agent_v1_ContinueResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * DeleteCheckpoint removes a checkpoint. A checkpoint that others are built
+   * on (their parent) is refused with FAILED_PRECONDITION unless `cascade`
+   * is set, which deletes those too.
+   */
+  DeleteCheckpoint(argument: _criu_agent_v1_DeleteCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_DeleteCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  DeleteCheckpoint(argument: _criu_agent_v1_DeleteCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_DeleteCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  DeleteCheckpoint(argument: _criu_agent_v1_DeleteCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_DeleteCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  DeleteCheckpoint(argument: _criu_agent_v1_DeleteCheckpointRequest, callback: grpc.requestCallback<_criu_agent_v1_DeleteCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * DeleteCheckpoint removes a checkpoint. A checkpoint that others are built
+   * on (their parent) is refused with FAILED_PRECONDITION unless `cascade`
+   * is set, which deletes those too.
+   */
+  deleteCheckpoint(argument: _criu_agent_v1_DeleteCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_DeleteCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  deleteCheckpoint(argument: _criu_agent_v1_DeleteCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_DeleteCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  deleteCheckpoint(argument: _criu_agent_v1_DeleteCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_DeleteCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  deleteCheckpoint(argument: _criu_agent_v1_DeleteCheckpointRequest, callback: grpc.requestCallback<_criu_agent_v1_DeleteCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Dump checkpoints the tree rooted at `pid` into a new checkpoint. The tree
    * ends DEAD (killed) unless `final_state` asks for RUNNING or STOPPED.
    */
@@ -80,6 +105,38 @@ export interface CheckpointAgentClient extends grpc.Client {
   dump(argument: _criu_agent_v1_DumpRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
   dump(argument: _criu_agent_v1_DumpRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
   dump(argument: _criu_agent_v1_DumpRequest, callback: grpc.requestCallback<_criu_agent_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * GetCheckpoint describes one checkpoint: its manifest.
+   */
+  GetCheckpoint(argument: _criu_agent_v1_GetCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  GetCheckpoint(argument: _criu_agent_v1_GetCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  GetCheckpoint(argument: _criu_agent_v1_GetCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  GetCheckpoint(argument: _criu_agent_v1_GetCheckpointRequest, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  /**
+   * GetCheckpoint describes one checkpoint: its manifest.
+   */
+  getCheckpoint(argument: _criu_agent_v1_GetCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  getCheckpoint(argument: _criu_agent_v1_GetCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  getCheckpoint(argument: _criu_agent_v1_GetCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  getCheckpoint(argument: _criu_agent_v1_GetCheckpointRequest, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * ListCheckpoints lists the complete checkpoints on this node, oldest
+   * first. Checkpoints being written, and failed ones, are never listed.
+   */
+  ListCheckpoints(argument: _criu_agent_v1_ListCheckpointsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_ListCheckpointsResponse__Output>): grpc.ClientUnaryCall;
+  ListCheckpoints(argument: _criu_agent_v1_ListCheckpointsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_ListCheckpointsResponse__Output>): grpc.ClientUnaryCall;
+  ListCheckpoints(argument: _criu_agent_v1_ListCheckpointsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_ListCheckpointsResponse__Output>): grpc.ClientUnaryCall;
+  ListCheckpoints(argument: _criu_agent_v1_ListCheckpointsRequest, callback: grpc.requestCallback<_criu_agent_v1_ListCheckpointsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * ListCheckpoints lists the complete checkpoints on this node, oldest
+   * first. Checkpoints being written, and failed ones, are never listed.
+   */
+  listCheckpoints(argument: _criu_agent_v1_ListCheckpointsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_ListCheckpointsResponse__Output>): grpc.ClientUnaryCall;
+  listCheckpoints(argument: _criu_agent_v1_ListCheckpointsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_ListCheckpointsResponse__Output>): grpc.ClientUnaryCall;
+  listCheckpoints(argument: _criu_agent_v1_ListCheckpointsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_ListCheckpointsResponse__Output>): grpc.ClientUnaryCall;
+  listCheckpoints(argument: _criu_agent_v1_ListCheckpointsRequest, callback: grpc.requestCallback<_criu_agent_v1_ListCheckpointsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * PreDump copies the tree's memory into a new checkpoint while it keeps
@@ -154,10 +211,28 @@ export interface CheckpointAgentHandlers extends grpc.UntypedServiceImplementati
   Continue: grpc.handleUnaryCall<_criu_agent_v1_ContinueRequest__Output, _criu_agent_v1_ContinueResponse>;
   
   /**
+   * DeleteCheckpoint removes a checkpoint. A checkpoint that others are built
+   * on (their parent) is refused with FAILED_PRECONDITION unless `cascade`
+   * is set, which deletes those too.
+   */
+  DeleteCheckpoint: grpc.handleUnaryCall<_criu_agent_v1_DeleteCheckpointRequest__Output, _criu_agent_v1_DeleteCheckpointResponse>;
+  
+  /**
    * Dump checkpoints the tree rooted at `pid` into a new checkpoint. The tree
    * ends DEAD (killed) unless `final_state` asks for RUNNING or STOPPED.
    */
   Dump: grpc.handleUnaryCall<_criu_agent_v1_DumpRequest__Output, _criu_agent_v1_DumpResponse>;
+  
+  /**
+   * GetCheckpoint describes one checkpoint: its manifest.
+   */
+  GetCheckpoint: grpc.handleUnaryCall<_criu_agent_v1_GetCheckpointRequest__Output, _criu_agent_v1_Checkpoint>;
+  
+  /**
+   * ListCheckpoints lists the complete checkpoints on this node, oldest
+   * first. Checkpoints being written, and failed ones, are never listed.
+   */
+  ListCheckpoints: grpc.handleUnaryCall<_criu_agent_v1_ListCheckpointsRequest__Output, _criu_agent_v1_ListCheckpointsResponse>;
   
   /**
    * PreDump copies the tree's memory into a new checkpoint while it keeps
@@ -180,7 +255,10 @@ export interface CheckpointAgentHandlers extends grpc.UntypedServiceImplementati
 export interface CheckpointAgentDefinition extends grpc.ServiceDefinition {
   Check: MethodDefinition<_criu_agent_v1_CheckRequest, _criu_agent_v1_CheckResponse, _criu_agent_v1_CheckRequest__Output, _criu_agent_v1_CheckResponse__Output>
   Continue: MethodDefinition<_criu_agent_v1_ContinueRequest, _criu_agent_v1_ContinueResponse, _criu_agent_v1_ContinueRequest__Output, _criu_agent_v1_ContinueResponse__Output>
+  DeleteCheckpoint: MethodDefinition<_criu_agent_v1_DeleteCheckpointRequest, _criu_agent_v1_DeleteCheckpointResponse, _criu_agent_v1_DeleteCheckpointRequest__Output, _criu_agent_v1_DeleteCheckpointResponse__Output>
   Dump: MethodDefinition<_criu_agent_v1_DumpRequest, _criu_agent_v1_DumpResponse, _criu_agent_v1_DumpRequest__Output, _criu_agent_v1_DumpResponse__Output>
+  GetCheckpoint: MethodDefinition<_criu_agent_v1_GetCheckpointRequest, _criu_agent_v1_Checkpoint, _criu_agent_v1_GetCheckpointRequest__Output, _criu_agent_v1_Checkpoint__Output>
+  ListCheckpoints: MethodDefinition<_criu_agent_v1_ListCheckpointsRequest, _criu_agent_v1_ListCheckpointsResponse, _criu_agent_v1_ListCheckpointsRequest__Output, _criu_agent_v1_ListCheckpointsResponse__Output>
   PreDump: MethodDefinition<_criu_agent_v1_PreDumpRequest, _criu_agent_v1_PreDumpResponse, _criu_agent_v1_PreDumpRequest__Output, _criu_agent_v1_PreDumpResponse__Output>
   Restore: MethodDefinition<_criu_agent_v1_RestoreRequest, _criu_agent_v1_RestoreResponse, _criu_agent_v1_RestoreRequest__Output, _criu_agent_v1_RestoreResponse__Output>
 }

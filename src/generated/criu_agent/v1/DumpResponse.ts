@@ -1,6 +1,8 @@
 // Original file: proto/criu_agent/v1/agent.proto
 
 import type { FinalState as _criu_agent_v1_FinalState, FinalState__Output as _criu_agent_v1_FinalState__Output } from '../../criu_agent/v1/FinalState';
+import type { DumpStats as _criu_agent_v1_DumpStats, DumpStats__Output as _criu_agent_v1_DumpStats__Output } from '../../criu_agent/v1/DumpStats';
+import type { Long } from '@grpc/proto-loader';
 
 export interface DumpResponse {
   'checkpoint_id'?: (string);
@@ -20,6 +22,14 @@ export interface DumpResponse {
    * CRIU's log of this dump, on this node.
    */
   'log_path'?: (string);
+  /**
+   * CRIU's statistics of this dump.
+   */
+  'stats'?: (_criu_agent_v1_DumpStats | null);
+  /**
+   * Bytes the checkpoint's files take (without its parents).
+   */
+  'size_bytes'?: (number | string | Long);
 }
 
 export interface DumpResponse__Output {
@@ -40,4 +50,12 @@ export interface DumpResponse__Output {
    * CRIU's log of this dump, on this node.
    */
   'log_path': (string);
+  /**
+   * CRIU's statistics of this dump.
+   */
+  'stats': (_criu_agent_v1_DumpStats__Output | null);
+  /**
+   * Bytes the checkpoint's files take (without its parents).
+   */
+  'size_bytes': (string);
 }

@@ -1,6 +1,7 @@
 // Original file: proto/criu_agent/v1/agent.proto
 
 import type { FinalState as _criu_agent_v1_FinalState, FinalState__Output as _criu_agent_v1_FinalState__Output } from '../../criu_agent/v1/FinalState';
+import type { RestoreStats as _criu_agent_v1_RestoreStats, RestoreStats__Output as _criu_agent_v1_RestoreStats__Output } from '../../criu_agent/v1/RestoreStats';
 
 export interface RestoreResponse {
   /**
@@ -20,6 +21,10 @@ export interface RestoreResponse {
    * CRIU's log of this restore, on this node.
    */
   'log_path'?: (string);
+  /**
+   * CRIU's statistics of this restore.
+   */
+  'stats'?: (_criu_agent_v1_RestoreStats | null);
 }
 
 export interface RestoreResponse__Output {
@@ -40,4 +45,8 @@ export interface RestoreResponse__Output {
    * CRIU's log of this restore, on this node.
    */
   'log_path': (string);
+  /**
+   * CRIU's statistics of this restore.
+   */
+  'stats': (_criu_agent_v1_RestoreStats__Output | null);
 }

@@ -1,0 +1,48 @@
+import { promises as fsp } from 'node:fs';
+import type { TreeSnapshot } from './tree';
+
+/**
+ * Roughly what CRIU will write for the tree's memory: the anonymous and
+ * shared-memory pages every process holds (smaps_rollup), which is what CRIU
+ * saves; file-backed pages it does not copy are left out. Processes that
+ * vanish, or kernels without smaps_rollup, count as 0.
+ */
+export async function estimateMemoryBytes(s: TreeSnapshot): Promise<number> {
+  let total = 0;
+  for (const p of s.processes) {
+    let text: string;
+    try {
+      text = await fsp.readFile(`/proc/${p.pid}/smaps_rollup`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const field of ['Anonymous', 'Shmem']) {
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+      if (m?.[1]) total += Number(m[1]) * 1024;
+    }
+  }
+  return total;
+}
+
+/** The root's command line (arguments split at NUL), or [] when it is gone or a zombie. */
+export async function readCommandLine(pid: number): Promise<string[]> {
+  try {
+    const raw = await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8');
+    return raw.split('\0').filter((a, i, all) => a !== '' || i < all.length - 1);
+  } catch {
+    return [];
+  }
+}
+
+/** Process start time in clock ticks since boot (stat field 22): with the pid, names one process across pid reuse. */
+export async function readStartTime(pid: number): Promise<number | null> {
+  try {
+    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Field 3 (state) is fields[0], so field 22 is fields[19].
+    const v = Number(fields[19]);
+    return Number.isFinite(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
