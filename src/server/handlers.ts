@@ -7,7 +7,10 @@ import type { DumpStats, RestoreStats } from '../criu/stats';
 import type { Checkpoint } from '../generated/criu_agent/v1/Checkpoint';
 import type { DumpStats as WireDumpStats } from '../generated/criu_agent/v1/DumpStats';
 import type { RestoreStats as WireRestoreStats } from '../generated/criu_agent/v1/RestoreStats';
-import type { CheckpointInfo, Services } from '../service';
+import type { DumpRequest__Output } from '../generated/criu_agent/v1/DumpRequest';
+import type { PreDumpRequest__Output } from '../generated/criu_agent/v1/PreDumpRequest';
+import type { PreDumpResponse } from '../generated/criu_agent/v1/PreDumpResponse';
+import type { CheckpointInfo, DumpParams, DumpResult, Services } from '../service';
 import { unary } from './unary';
 
 const REQUESTED: Record<string, RequestedState> = {
@@ -85,54 +88,40 @@ function checkpoint(c: CheckpointInfo): Checkpoint {
   };
 }
 
+/** Dump and PreDump requests share their fields. */
+function dumpParams(req: DumpRequest__Output | PreDumpRequest__Output): DumpParams {
+  return {
+    pid: pidOf(req.pid),
+    checkpointId: req.checkpoint_id,
+    requested: requestedState(req.final_state),
+    parentId: req.parent_checkpoint_id,
+    options: req.options ?? {},
+  };
+}
+
+function dumpResponse(r: DumpResult): PreDumpResponse {
+  return {
+    checkpoint_id: r.checkpointId,
+    final_state: WIRE[r.finalState],
+    final_state_ignored: r.finalStateIgnored,
+    images_dir: r.imagesDir,
+    pids: r.pids,
+    log_path: r.logPath,
+    stats: dumpStats(r.stats),
+    size_bytes: r.sizeBytes,
+  };
+}
+
 /** Thin handlers: request -> service call -> response. Nothing else. */
 export function agentHandlers(services: Services, log: Logger): CheckpointAgentHandlers {
   return {
     Dump: unary(log, 'Dump', async (req, { signal, requestId }) => {
-      const r = await services.dump.dump(
-        {
-          pid: pidOf(req.pid),
-          checkpointId: req.checkpoint_id,
-          requested: requestedState(req.final_state),
-          parentId: req.parent_checkpoint_id,
-          options: req.options ?? {},
-        },
-        signal,
-        requestId,
-      );
-      return {
-        checkpoint_id: r.checkpointId,
-        final_state: WIRE[r.finalState],
-        images_dir: r.imagesDir,
-        pids: r.pids,
-        log_path: r.logPath,
-        stats: dumpStats(r.stats),
-        size_bytes: r.sizeBytes,
-      };
+      const { final_state_ignored: _ignored, ...res } = dumpResponse(await services.dump.dump(dumpParams(req), signal, requestId));
+      return res;
     }),
-    PreDump: unary(log, 'PreDump', async (req, { signal, requestId }) => {
-      const r = await services.dump.preDump(
-        {
-          pid: pidOf(req.pid),
-          checkpointId: req.checkpoint_id,
-          requested: requestedState(req.final_state),
-          parentId: req.parent_checkpoint_id,
-          options: req.options ?? {},
-        },
-        signal,
-        requestId,
-      );
-      return {
-        checkpoint_id: r.checkpointId,
-        final_state: WIRE[r.finalState],
-        final_state_ignored: r.finalStateIgnored,
-        images_dir: r.imagesDir,
-        pids: r.pids,
-        log_path: r.logPath,
-        stats: dumpStats(r.stats),
-        size_bytes: r.sizeBytes,
-      };
-    }),
+    PreDump: unary(log, 'PreDump', async (req, { signal, requestId }) =>
+      dumpResponse(await services.dump.preDump(dumpParams(req), signal, requestId)),
+    ),
     Restore: unary(log, 'Restore', async (req, { signal }) => {
       const r = await services.restore.restore(
         { checkpointId: req.checkpoint_id, requested: requestedState(req.final_state), options: req.options ?? {} },

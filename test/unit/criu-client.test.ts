@@ -8,6 +8,7 @@ import { CriuTransportError, type CriuChannel, type CriuLauncher, type CriuWorke
 import { AgentError } from '../../src/errors';
 import type { criu_req } from '../../src/generated/criu/criu_req';
 import type { criu_resp__Output } from '../../src/generated/criu/criu_resp';
+import { agentRejection } from '../helpers/errors';
 
 const codec = new CriuCodec();
 
@@ -163,16 +164,6 @@ class FakeLauncher implements CriuLauncher {
     if (existing) return Promise.resolve(existing);
     return new Promise((resolve) => this.waiting.push(resolve));
   }
-}
-
-/** The AgentError a promise rejects with. */
-async function agentRejection(p: Promise<unknown>): Promise<AgentError> {
-  const err: unknown = await p.then(
-    () => new Error('expected a rejection'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AgentError);
-  return err as AgentError;
 }
 
 let tmp: string;

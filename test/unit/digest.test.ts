@@ -11,17 +11,9 @@ import { xxh64 } from '@node-rs/xxhash';
 
 import { AgentError } from '../../src/errors';
 import { DIGEST_ALGORITHM, digestDirectory, verifyDirectory, type FileDigest } from '../../src/store/digest';
+import { agentRejection } from '../helpers/errors';
 
 const MiB = 1024 * 1024;
-
-async function rejection(p: Promise<unknown>): Promise<AgentError> {
-  const err: unknown = await p.then(
-    () => new Error('expected a rejection'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AgentError);
-  return err as AgentError;
-}
 
 /** The documented scheme, computed independently from a whole-file buffer. */
 function referenceDigest(content: Buffer): string {
@@ -113,7 +105,7 @@ describe('digestDirectory', () => {
 
   it('refuses a FIFO, naming it', async () => {
     execFileSync('mkfifo', [path.join(dir, 'sub', 'fifo')]);
-    const err = await rejection(digestDirectory(dir));
+    const err = await agentRejection(digestDirectory(dir));
     expect(err.kind).toBe('failed-precondition');
     expect(err.message).toMatch(/sub\/fifo is a FIFO/);
   });
@@ -127,7 +119,7 @@ describe('digestDirectory', () => {
 
 describe('verifyDirectory', () => {
   async function damage(): Promise<AgentError> {
-    const err = await rejection(verifyDirectory(dir, expected));
+    const err = await agentRejection(verifyDirectory(dir, expected));
     expect(err.kind).toBe('data-loss');
     expect(err.message).toContain(dir);
     return err;
@@ -235,7 +227,7 @@ describe('verifyDirectory', () => {
     const partial = await digestDirectory(dir, { exclude: ['checkpoint.json'] });
     await fsp.writeFile(path.join(dir, 'checkpoint.json'), '{"changed": true}');
     await verifyDirectory(dir, partial, { exclude: ['checkpoint.json'] });
-    expect((await rejection(verifyDirectory(dir, partial))).message).toMatch(/checkpoint\.json: extra regular file/);
+    expect((await agentRejection(verifyDirectory(dir, partial))).message).toMatch(/checkpoint\.json: extra regular file/);
   });
 });
 

@@ -10,6 +10,7 @@ import { pidInUse, readProcess, snapshotTree, treeStatus, waitForTreeStatus } fr
 import { parseListenAddress } from '../../src/server/address';
 import { createServices, type DumpParams, type Services } from '../../src/service';
 import { CheckpointStore, RECORD_FILE, type CheckpointRecord } from '../../src/store';
+import { agentRejection } from '../helpers/errors';
 
 // ---------------------------------------------------------------------------
 // A CriuClient that records what it is asked and does what each test says.
@@ -105,16 +106,6 @@ async function status(pid: number): Promise<string> {
 async function expectStatus(pid: number, want: 'running' | 'stopped' | 'gone'): Promise<void> {
   const { status: got } = await waitForTreeStatus(pid, want, 3000);
   expect(got).toBe(want);
-}
-
-/** The AgentError a promise rejects with. */
-async function agentRejection(p: Promise<unknown>): Promise<AgentError> {
-  const err: unknown = await p.then(
-    () => new Error('expected a rejection'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AgentError);
-  return err as AgentError;
 }
 
 /** A pid nothing uses right now (for checkpoint records that restore must find free). */

@@ -11,9 +11,9 @@ import * as protobuf from 'protobufjs';
 
 import { loadConfig } from '../../src/config';
 import { readDumpStats, readRestoreStats, DUMP_STATS_FILE, RESTORE_STATS_FILE } from '../../src/criu/stats';
-import { AgentError } from '../../src/errors';
 import { pidInUse, waitForPidFree } from '../../src/proctree';
 import { loadCriuRoot } from '../../src/proto';
+import { agentRejection } from '../helpers/errors';
 
 const run = promisify(execFile);
 const IMG_SERVICE_MAGIC = 0x55105940;
@@ -23,15 +23,6 @@ const STATS_MAGIC = 0x57093306;
 const SLEEP_ARG = '3607';
 // Orphans (the restored sleep is one) are reaped by PID 1, here only every 1-2 s.
 const PID_FREE_TIMEOUT_MS = 10_000;
-
-async function rejection(p: Promise<unknown>): Promise<AgentError> {
-  const err: unknown = await p.then(
-    () => new Error('expected a rejection'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AgentError);
-  return err as AgentError;
-}
 
 /** A CRIU image: the service magic, the stats magic, one length-prefixed entry. */
 function image(entry: Uint8Array, magics: [number, number] = [IMG_SERVICE_MAGIC, STATS_MAGIC], claimedLength = entry.length): Buffer {
@@ -247,7 +238,7 @@ describe('hand-built statistics images', () => {
   ])('throws data-loss on %s, naming the file', async (_name, content, message) => {
     const file = path.join(dir, DUMP_STATS_FILE);
     writeFileSync(file, content);
-    const err = await rejection(readDumpStats(dir));
+    const err = await agentRejection(readDumpStats(dir));
     expect(err.kind).toBe('data-loss');
     expect(err.message).toContain(`${file} is not a valid CRIU statistics image`);
     expect(err.message).toMatch(message);
@@ -255,13 +246,13 @@ describe('hand-built statistics images', () => {
 
   it('throws data-loss when stats-restore holds dump statistics', async () => {
     writeFileSync(path.join(dir, RESTORE_STATS_FILE), image(encode({ dump })));
-    const err = await rejection(readRestoreStats(dir));
+    const err = await agentRejection(readRestoreStats(dir));
     expect(err.kind).toBe('data-loss');
     expect(err.message).toMatch(/stats-restore is not a valid CRIU statistics image: it holds no restore statistics/);
   });
 
   it('refuses a file far larger than a stats image without reading it', async () => {
     writeFileSync(path.join(dir, DUMP_STATS_FILE), Buffer.alloc(1 << 20));
-    expect((await rejection(readDumpStats(dir))).message).toMatch(/1048576 bytes long, far more than a stats image/);
+    expect((await agentRejection(readDumpStats(dir))).message).toMatch(/1048576 bytes long, far more than a stats image/);
   });
 });

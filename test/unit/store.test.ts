@@ -4,16 +4,7 @@ import * as path from 'node:path';
 
 import { AgentError } from '../../src/errors';
 import { CheckpointStore, MAX_ID_LENGTH, RECORD_FILE, validateCheckpointId, type CheckpointRecord } from '../../src/store';
-
-/** The AgentError a promise rejects with (fails the test when it resolves or rejects with something else). */
-async function rejection(p: Promise<unknown>): Promise<AgentError> {
-  const err: unknown = await p.then(
-    () => new Error('expected a rejection'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AgentError);
-  return err as AgentError;
-}
+import { agentRejection } from '../helpers/errors';
 
 function thrown(fn: () => unknown): AgentError {
   let caught: unknown;
@@ -194,7 +185,7 @@ describe('CheckpointStore', () => {
 
     it('refuses an id that already exists with already-exists', async () => {
       await (await store.create('taken')).commit(record('taken'));
-      const err = await rejection(store.create('taken'));
+      const err = await agentRejection(store.create('taken'));
       expect(err.kind).toBe('already-exists');
       expect(err.message).toContain('checkpoint taken already exists');
       expect(err.message).toContain(path.join(store.checkpointsDir, 'taken'));
@@ -205,8 +196,8 @@ describe('CheckpointStore', () => {
     it('refuses an id taken by an incomplete directory or a plain file too', async () => {
       mkdirSync(path.join(store.checkpointsDir, 'half'));
       writeFileSync(path.join(store.checkpointsDir, 'afile'), '');
-      expect((await rejection(store.create('half'))).kind).toBe('already-exists');
-      expect((await rejection(store.create('afile'))).kind).toBe('already-exists');
+      expect((await agentRejection(store.create('half'))).kind).toBe('already-exists');
+      expect((await agentRejection(store.create('afile'))).kind).toBe('already-exists');
     });
 
     it('two pending checkpoints of one id get distinct temp dirs', async () => {
@@ -222,15 +213,15 @@ describe('CheckpointStore', () => {
       writeFileSync(path.join(pending.dir, 'dump.log'), 'log');
       mkdirSync(pending.finalDir);
       writeFileSync(path.join(pending.finalDir, 'other.img'), 'someone else');
-      const err = await rejection(pending.commit(record('racy')));
+      const err = await agentRejection(pending.commit(record('racy')));
       expect(err.kind).toBe('already-exists');
       expect(existsSync(pending.dir)).toBe(false);
       expect(readdirSync(pending.finalDir)).toEqual(['other.img']);
     });
 
     it('validates ids', async () => {
-      expect((await rejection(store.create('../escape'))).kind).toBe('invalid-argument');
-      expect((await rejection(store.get('.tmp-x'))).kind).toBe('invalid-argument');
+      expect((await agentRejection(store.create('../escape'))).kind).toBe('invalid-argument');
+      expect((await agentRejection(store.get('.tmp-x'))).kind).toBe('invalid-argument');
       expect(() => store.pathOf('a/b')).toThrow(AgentError);
       expect(store.pathOf('ok')).toBe(path.join(store.checkpointsDir, 'ok'));
     });
@@ -300,7 +291,7 @@ describe('CheckpointStore', () => {
     it('reports an unreadable record as data-loss', async () => {
       mkdirSync(path.join(store.checkpointsDir, 'corrupt'));
       writeFileSync(path.join(store.checkpointsDir, 'corrupt', RECORD_FILE), '{ "id": "corr');
-      const err = await rejection(store.get('corrupt'));
+      const err = await agentRejection(store.get('corrupt'));
       expect(err.kind).toBe('data-loss');
       expect(err.message).toContain('checkpoint corrupt at ');
     });
