@@ -122,10 +122,11 @@ export function agentHandlers(services: Services, log: Logger): CheckpointAgentH
     PreDump: unary(log, 'PreDump', async (req, { signal, requestId }) =>
       dumpResponse(await services.dump.preDump(dumpParams(req), signal, requestId)),
     ),
-    Restore: unary(log, 'Restore', async (req, { signal }) => {
+    Restore: unary(log, 'Restore', async (req, { signal, requestId }) => {
       const r = await services.restore.restore(
         { checkpointId: req.checkpoint_id, requested: requestedState(req.final_state), options: req.options ?? {} },
         signal,
+        requestId,
       );
       return {
         pid: r.pid,

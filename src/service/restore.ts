@@ -32,7 +32,7 @@ const RESTORE_LOG = /^restore-[0-9TZ-]+\.log$/;
 export class RestoreService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async restore(p: RestoreParams, signal?: AbortSignal): Promise<RestoreResult> {
+  async restore(p: RestoreParams, signal?: AbortSignal, requestId?: string): Promise<RestoreResult> {
     const decision = resolveFinalState('restore', p.requested);
     if (!decision.ok) throw new AgentError('invalid-argument', decision.reason);
     validateCheckpointId(p.checkpointId);
@@ -47,7 +47,7 @@ export class RestoreService {
     }
     const release = this.ctx.locks.acquire(
       [`pid ${record.pid}`, `checkpoint ${p.checkpointId}`],
-      `restore of checkpoint ${p.checkpointId} (pid ${record.pid})`,
+      `restore of checkpoint ${p.checkpointId} (pid ${record.pid}${requestId ? `, request ${requestId}` : ''})`,
     );
     try {
       await this.verifyChain(record);
