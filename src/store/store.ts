@@ -83,17 +83,31 @@ export class CheckpointStore {
     return path.join(this.checkpointsDir, validateCheckpointId(id));
   }
 
-  /** The record of a complete checkpoint, or null when there is none by that id. */
+  /**
+   * The manifest of a complete checkpoint, or null when there is none by that
+   * id (no directory, or no manifest yet). DATA_LOSS for a manifest that is
+   * unreadable or incomplete.
+   */
   async get(id: string): Promise<CheckpointRecord | null> {
     const dir = this.pathOf(id);
+    let text: string;
     try {
       const st = await fsp.lstat(dir);
       if (!st.isDirectory()) return null;
-      return JSON.parse(await fsp.readFile(path.join(dir, RECORD_FILE), 'utf8')) as CheckpointRecord;
+      text = await fsp.readFile(path.join(dir, RECORD_FILE), 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw new AgentError('data-loss', `checkpoint ${id} at ${dir} is unreadable: ${(err as Error).message}`, { cause: err });
+      throw damaged(id, dir, (err as Error).message, err);
     }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw damaged(id, dir, (err as Error).message, err);
+    }
+    const problem = manifestProblem(parsed, id);
+    if (problem) throw damaged(id, dir, problem);
+    return parsed as CheckpointRecord;
   }
 
   /** Starts a new checkpoint; ALREADY_EXISTS when the id is taken. */
@@ -128,7 +142,12 @@ export class CheckpointStore {
    */
   async deletionPlan(id: string, cascade: boolean): Promise<string[]> {
     const all = await this.list();
-    if (!all.some((c) => c.id === id)) throw new AgentError('not-found', `checkpoint ${id} does not exist`);
+    if (!all.some((c) => c.id === id)) {
+      // A directory whose manifest is missing or damaged is not listed, but
+      // must still be removable through the API.
+      if (await exists(this.pathOf(id))) return [id];
+      throw new AgentError('not-found', `checkpoint ${id} does not exist`);
+    }
     const childrenOf = (p: string): string[] => all.filter((c) => c.parentId === p).map((c) => c.id);
     const direct = childrenOf(id);
     if (direct.length && !cascade) {
@@ -237,6 +256,34 @@ export class PendingCheckpoint {
     await fsp.rm(this.dir, { recursive: true, force: true });
     return kept;
   }
+}
+
+function damaged(id: string, dir: string, why: string, cause?: unknown): AgentError {
+  return new AgentError(
+    'data-loss',
+    `checkpoint ${id} at ${dir} has a damaged or incomplete manifest (${why}); it cannot be used: remove it with DeleteCheckpoint`,
+    { cause },
+  );
+}
+
+/** What is wrong with a parsed checkpoint.json, or undefined when it has every field the agent relies on. */
+function manifestProblem(m: unknown, id: string): string | undefined {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return 'not a JSON object';
+  const r = m as Record<string, unknown>;
+  if (r.id !== id) return `its id is ${JSON.stringify(r.id)}, not ${JSON.stringify(id)}`;
+  if (r.kind !== 'dump' && r.kind !== 'pre-dump') return 'kind is neither dump nor pre-dump';
+  if (r.parentId !== undefined && typeof r.parentId !== 'string') return 'parentId is not a string';
+  if (!Number.isInteger(r.pid)) return 'pid is missing';
+  if (!Array.isArray(r.pids) || !r.pids.every((p) => Number.isInteger(p))) return 'pids is missing';
+  for (const k of ['createdAt', 'criuVersion', 'kernel', 'finalState', 'logFile', 'digestAlgorithm'] as const) {
+    if (typeof r[k] !== 'string') return `${k} is missing`;
+  }
+  if (!Array.isArray(r.commandLine)) return 'commandLine is missing';
+  if (!Number.isInteger(r.sizeBytes) || !Number.isInteger(r.fileCount)) return 'sizes are missing';
+  if (!Array.isArray(r.files) || !r.files.every((f) => typeof f === 'object' && f !== null && typeof (f as { path?: unknown }).path === 'string')) {
+    return 'files is missing';
+  }
+  return undefined;
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -78,11 +78,13 @@ export async function startAgent(opts: { dir?: string; args?: string[]; env?: No
   };
 }
 
-type Unary<Req, Res> = (req: Req, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall;
+export type Method = 'Dump' | 'PreDump' | 'Restore' | 'Continue' | 'Check' | 'ListCheckpoints' | 'GetCheckpoint' | 'DeleteCheckpoint';
+
+type Unary<Res> = (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall;
 
 /** Calls a unary method and resolves with its response (rejects with the grpc ServiceError). */
-export function call<Req, Res>(client: CheckpointAgentClient, method: 'Dump' | 'PreDump' | 'Restore' | 'Continue' | 'Check', req: Req, opts: grpc.CallOptions = {}): Promise<Res> {
-  const fn = (client[method] as unknown as Unary<Req, Res>).bind(client);
+export function call<Res>(client: CheckpointAgentClient, method: Method, req: object, opts: grpc.CallOptions = {}): Promise<Res> {
+  const fn = (client[method] as unknown as Unary<Res>).bind(client);
   return new Promise<Res>((resolve, reject) => {
     fn(req, new grpc.Metadata(), opts, (err, res) => (err ? reject(err) : resolve(res as Res)));
   });

@@ -22,10 +22,10 @@ let agent: AgentProcess;
 let seq = 0;
 const newId = (what: string): string => `${what}-${process.pid}-${seq++}`;
 
-const dump = (req: object, opts?: grpc.CallOptions) => call<object, DumpResponse__Output>(agent.client, 'Dump', req, opts);
-const preDump = (req: object) => call<object, PreDumpResponse__Output>(agent.client, 'PreDump', req);
-const restore = (req: object, opts?: grpc.CallOptions) => call<object, RestoreResponse__Output>(agent.client, 'Restore', req, opts);
-const cont = (req: object) => call<object, ContinueResponse__Output>(agent.client, 'Continue', req);
+const dump = (req: object, opts?: grpc.CallOptions) => call<DumpResponse__Output>(agent.client, 'Dump', req, opts);
+const preDump = (req: object) => call<PreDumpResponse__Output>(agent.client, 'PreDump', req);
+const restore = (req: object, opts?: grpc.CallOptions) => call<RestoreResponse__Output>(agent.client, 'Restore', req, opts);
+const cont = (req: object) => call<ContinueResponse__Output>(agent.client, 'Continue', req);
 
 /** Restored trees are children of PID 1, which reaps them only every 1-2 s: wait before restoring into their pids. */
 async function waitGone(pids: readonly number[]): Promise<void> {
@@ -64,7 +64,7 @@ afterAll(async () => {
 
 describe('Check', () => {
   it('reports the CRIU it drives and the kernel features', async () => {
-    const r = await call<object, CheckResponse__Output>(agent.client, 'Check', {});
+    const r = await call<CheckResponse__Output>(agent.client, 'Check', {});
     expect(r.criu_version).toMatch(/^\d+\.\d+/);
     expect(r.criu_transport).toMatch(/criu swrk/);
     expect(r.kernel).toBe(fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim());
@@ -165,7 +165,7 @@ describe('Dump and Restore', () => {
 
 describe('PreDump', () => {
   it('pre-dumps where the kernel tracks memory, and says FAILED_PRECONDITION naming soft-dirty where it does not', async () => {
-    const check = await call<object, CheckResponse__Output>(agent.client, 'Check', {});
+    const check = await call<CheckResponse__Output>(agent.client, 'Check', {});
     for (const final_state of ['FINAL_STATE_UNSPECIFIED', 'FINAL_STATE_RUNNING', 'FINAL_STATE_STOPPED', 'FINAL_STATE_DEAD']) {
       const t = await startTarget({ children: 1 });
       const id = newId('pre');

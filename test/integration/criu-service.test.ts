@@ -39,18 +39,18 @@ afterAll(async () => {
 });
 
 it('checks, dumps and restores through a criu service socket', async () => {
-  const check = await call<object, CheckResponse__Output>(agent.client, 'Check', {});
+  const check = await call<CheckResponse__Output>(agent.client, 'Check', {});
   expect(check.criu_transport).toMatch(/criu service/);
   expect(check.criu_version).toMatch(/^\d+\.\d+/);
 
   const t = await startTarget({ children: 1 });
   const before = await t.query();
   const id = `svc-${process.pid}`;
-  const r = await call<object, DumpResponse__Output>(agent.client, 'Dump', { pid: t.pid, checkpoint_id: id });
+  const r = await call<DumpResponse__Output>(agent.client, 'Dump', { pid: t.pid, checkpoint_id: id });
   expect(r.final_state).toBe('FINAL_STATE_DEAD');
   for (const pid of t.allPids) expect(await waitForPidFree(pid, 15_000)).toBe(true);
 
-  const rr = await call<object, RestoreResponse__Output>(agent.client, 'Restore', { checkpoint_id: id });
+  const rr = await call<RestoreResponse__Output>(agent.client, 'Restore', { checkpoint_id: id });
   expect(rr.pid).toBe(t.pid);
   expect((await waitForTreeStatus(t.pid, 'running')).status).toBe('running');
   const after = await t.query(5000);

@@ -87,7 +87,7 @@ describe.each([
   it('the agent serves calls', async () => {
     // Request validation does not need CRIU.
     await expect(call(agent.client, 'Continue', { pid: 0 })).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
-    const checked = call<object, { criu_version: string }>(agent.client, 'Check', {});
+    const checked = call<{ criu_version: string }>(agent.client, 'Check', {});
     if (want === 'SERVING') await expect(checked).resolves.toMatchObject({ criu_version: expect.stringMatching(/^\d+\.\d+/) as unknown });
     else await expect(checked).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
   });
