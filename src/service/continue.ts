@@ -18,6 +18,9 @@ export class ContinueService {
       if (!snap) throw new AgentError('not-found', `no process with pid ${pid} on this node`);
       guardTree(snap);
       const status = treeStatus(snap);
+      if (status === 'gone') {
+        throw new AgentError('failed-precondition', `pid ${pid} has exited and is a zombie waiting for its parent to reap it; there is nothing to continue`);
+      }
       if (status !== 'stopped') {
         throw new AgentError(
           'failed-precondition',

@@ -1,11 +1,35 @@
-import { AgentError } from '../errors';
-import { isKernelThread, readProcess, type TreeSnapshot } from '../proctree';
+import { readFile } from 'node:fs/promises';
+import { AgentError, invalidArgument } from '../errors';
+import { isKernelThread, readProcess, readStat, type TreeSnapshot } from '../proctree';
 
-/** Pids no client may checkpoint, stop or signal through the agent. */
+/** The ppid walk gives up after this many steps (a real chain is a few dozen deep at most). */
+const MAX_ANCESTRY = 4096;
+
+/**
+ * Pids no client may checkpoint, stop or signal through the agent: pid 1, the
+ * agent itself and its threads, kernel threads, and any process whose tree
+ * holds the agent (its parent, grandparent, ...: CRIU would freeze the agent
+ * together with the tree it is dumping). Checked before any lock is taken or
+ * CRIU started; guardTree checks the tree again once it is walked.
+ */
 export async function guardTarget(pid: number): Promise<void> {
+  if (!Number.isSafeInteger(pid) || pid <= 0) throw invalidArgument(`pid must be a positive process id, got ${String(pid)}`);
   if (pid === 1) throw new AgentError('permission-denied', 'refusing to touch pid 1 (the init process of this node)');
   if (pid === process.pid) throw new AgentError('permission-denied', `refusing to touch pid ${pid}: it is the agent itself`);
+  if ((await tgidOf(pid)) === process.pid) {
+    throw new AgentError('permission-denied', `refusing to touch pid ${pid}: it is a thread of the agent itself (pid ${process.pid})`);
+  }
   if (await isKernelThread(pid)) throw new AgentError('permission-denied', `refusing to touch pid ${pid}: it is a kernel thread`);
+  const ancestry = await ancestorsOfAgent();
+  const at = ancestry.indexOf(pid);
+  if (at >= 0) {
+    const relation = at === 0 ? "the agent's parent" : `an ancestor of the agent, ${at + 1} levels up`;
+    throw new AgentError(
+      'permission-denied',
+      `refusing to touch the tree of pid ${pid}: the agent itself is part of it (pid ${pid} is ${relation}, pid ${process.pid}) ` +
+        'and would be frozen with it; name the root of a tree the agent is not part of',
+    );
+  }
 }
 
 /** A tree that contains the agent cannot be frozen by the agent's own CRIU. */
@@ -15,14 +39,48 @@ export function guardTree(s: TreeSnapshot): void {
   }
 }
 
-/** NOT_FOUND for a pid that does not exist, FAILED_PRECONDITION for a zombie. */
+/** NOT_FOUND for a pid that does not exist (or is a thread, not a process), FAILED_PRECONDITION for a zombie. */
 export async function requireLiveProcess(pid: number): Promise<void> {
   const p = await readProcess(pid);
-  if (p === null) throw new AgentError('not-found', `no process with pid ${pid} on this node`);
+  if (p === null) {
+    const tgid = await tgidOf(pid);
+    if (tgid !== null && tgid !== pid) {
+      throw new AgentError(
+        'not-found',
+        `no process with pid ${pid} on this node: ${pid} is a thread of process ${tgid}; name a process (the root of its tree), not a thread`,
+      );
+    }
+    throw new AgentError('not-found', `no process with pid ${pid} on this node`);
+  }
   if (p.tasks.every((t) => t.state === 'zombie' || t.state === 'dead')) {
     throw new AgentError(
       'failed-precondition',
-      `pid ${pid} (${p.comm}) has exited and is a zombie waiting for its parent (pid ${p.ppid}) to reap it`,
+      `pid ${pid} (${p.comm}) has exited and is a zombie waiting for its parent (pid ${p.ppid}) to reap it; there is nothing left to checkpoint`,
     );
   }
+}
+
+/** The thread-group id of a pid or tid (the process a thread belongs to); null when there is none. */
+async function tgidOf(pid: number): Promise<number | null> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const m = /^Tgid:\s*(\d+)$/m.exec(text);
+  return m?.[1] === undefined ? null : Number(m[1]);
+}
+
+/** The agent's parent, grandparent, ... up to (without) pid 1, nearest first. */
+async function ancestorsOfAgent(): Promise<number[]> {
+  const out: number[] = [];
+  let pid = process.ppid;
+  while (pid > 1 && out.length < MAX_ANCESTRY && !out.includes(pid)) {
+    out.push(pid);
+    const st = await readStat(pid).catch(() => null);
+    if (!st) break;
+    pid = st.ppid;
+  }
+  return out;
 }

@@ -8,6 +8,11 @@ const ID = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
  * held to a portable file-name alphabet: no separators, no "..", no leading
  * dot (the store keeps its temporary directories as dot-names) or dash.
  */
+/** The same rules as validateCheckpointId, as a test (for ids read from disk). */
+export function isValidCheckpointId(id: string): boolean {
+  return id !== '' && id.length <= MAX_ID_LENGTH && ID.test(id) && !id.includes('..');
+}
+
 export function validateCheckpointId(id: string, field = 'checkpoint_id'): string {
   if (id === '') throw invalidArgument(`${field} is required: name the checkpoint, e.g. "web-1-2026-11-29"`);
   if (id.length > MAX_ID_LENGTH) {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { DumpStats } from '../criu/stats';
 import { AgentError } from '../errors';
 import type { FinalState } from '../finalState';
-import { validateCheckpointId } from './ids';
+import { isValidCheckpointId, validateCheckpointId } from './ids';
 
 export type CheckpointKind = 'dump' | 'pre-dump';
 
@@ -94,7 +94,7 @@ export class CheckpointStore {
     try {
       const st = await fsp.lstat(dir);
       if (!st.isDirectory()) return null;
-      text = await fsp.readFile(path.join(dir, RECORD_FILE), 'utf8');
+      text = await readManifest(path.join(dir, RECORD_FILE));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw damaged(id, dir, (err as Error).message, err);
@@ -157,7 +157,11 @@ export class CheckpointStore {
       );
     }
     const order: string[] = [];
+    const seen = new Set<string>();
     const visit = (c: string): void => {
+      // Manifests naming each other as parents must not recurse forever.
+      if (seen.has(c)) return;
+      seen.add(c);
       for (const child of childrenOf(c)) visit(child);
       order.push(c);
     };
@@ -258,6 +262,26 @@ export class PendingCheckpoint {
   }
 }
 
+/** Manifests are small; a larger file is not one, and is not read into memory. */
+const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads checkpoint.json without following a symlink and only if it is a
+ * regular file of sane size: a FIFO would hang the reader, /dev/zero fill
+ * memory.
+ */
+async function readManifest(file: string): Promise<string> {
+  const fh = await fsp.open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error('checkpoint.json is not a regular file');
+    if (st.size > MAX_MANIFEST_BYTES) throw new Error(`checkpoint.json is ${st.size} bytes`);
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
 function damaged(id: string, dir: string, why: string, cause?: unknown): AgentError {
   return new AgentError(
     'data-loss',
@@ -272,7 +296,7 @@ function manifestProblem(m: unknown, id: string): string | undefined {
   const r = m as Record<string, unknown>;
   if (r.id !== id) return `its id is ${JSON.stringify(r.id)}, not ${JSON.stringify(id)}`;
   if (r.kind !== 'dump' && r.kind !== 'pre-dump') return 'kind is neither dump nor pre-dump';
-  if (r.parentId !== undefined && typeof r.parentId !== 'string') return 'parentId is not a string';
+  if (r.parentId !== undefined && (typeof r.parentId !== 'string' || !isValidCheckpointId(r.parentId))) return 'parentId is not a valid checkpoint id';
   if (!Number.isInteger(r.pid)) return 'pid is missing';
   if (!Array.isArray(r.pids) || !r.pids.every((p) => Number.isInteger(p))) return 'pids is missing';
   for (const k of ['createdAt', 'criuVersion', 'kernel', 'finalState', 'logFile', 'digestAlgorithm'] as const) {

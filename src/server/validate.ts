@@ -1,0 +1,121 @@
+/**
+ * Request validation: every field of every request is checked here, before
+ * any service sees it, so the services only ever receive well-formed
+ * parameters (a pid in Linux's range, checkpoint ids that are safe directory
+ * names, known enum values, bounded option lists). Each problem is
+ * INVALID_ARGUMENT with a message naming the field and the rule.
+ *
+ * The requests come from protobufjs's toObject (see src/proto.ts): enum values
+ * by name, an enum number this agent does not know as a bare number, unset
+ * scalars as their defaults and unset messages as null. Anything else (a
+ * caller building requests by hand) is refused, never trusted.
+ */
+import { invalidArgument } from '../errors';
+import { resolveFinalState, type Operation, type RequestedState } from '../finalState';
+import type { DumpParams, RestoreParams } from '../service';
+import { validateDumpOptions, validateRestoreOptions } from '../service/options';
+import { validateCheckpointId } from '../store';
+
+/** Linux's PID_MAX_LIMIT (4M): pids are below it on every kernel. */
+export const PID_MAX_LIMIT = 4_194_304;
+/** The largest pid any Linux kernel hands out. */
+export const MAX_PID = PID_MAX_LIMIT - 1;
+
+const FINAL_STATES: Record<string, RequestedState> = {
+  FINAL_STATE_UNSPECIFIED: 'UNSPECIFIED',
+  FINAL_STATE_RUNNING: 'RUNNING',
+  FINAL_STATE_STOPPED: 'STOPPED',
+  FINAL_STATE_DEAD: 'DEAD',
+};
+const FINAL_STATE_NAMES = Object.keys(FINAL_STATES);
+
+type Fields = Record<string, unknown>;
+
+function fields(req: unknown): Fields {
+  if (typeof req !== 'object' || req === null || Array.isArray(req)) throw invalidArgument('the request must be a message');
+  return req as Fields;
+}
+
+/** A pid the agent may be asked about: 1 to MAX_PID. */
+export function pidOf(v: unknown, field = 'pid'): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+    throw invalidArgument(
+      `${field} must be a positive process id, got ${typeof v === 'number' ? String(v) : typeof v}${v === 0 ? ' (is it set?)' : ''}`,
+    );
+  }
+  if (v > MAX_PID) {
+    throw invalidArgument(`${field} ${v} is larger than any Linux pid (at most ${MAX_PID}: the kernel's PID_MAX_LIMIT is ${PID_MAX_LIMIT})`);
+  }
+  return v;
+}
+
+/** The final state asked for, by name; an unknown enum value is INVALID_ARGUMENT. */
+export function requestedStateOf(v: unknown, field = 'final_state'): RequestedState {
+  // An enum number this agent does not know arrives as a bare number; an
+  // inherited property name (e.g. "toString") is no enum value either.
+  const s = typeof v === 'string' && Object.prototype.hasOwnProperty.call(FINAL_STATES, v) ? FINAL_STATES[v] : undefined;
+  if (v === undefined || v === null) return 'UNSPECIFIED';
+  if (!s) {
+    const shown = typeof v === 'string' ? JSON.stringify(v.slice(0, 64)) : typeof v === 'number' ? String(v) : typeof v;
+    throw invalidArgument(`${field} ${shown} is not one of ${FINAL_STATE_NAMES.join(', ')}`);
+  }
+  return s;
+}
+
+/** requestedStateOf, and refused when the operation does not allow that state (e.g. DEAD for Restore). */
+function finalStateFor(op: Operation, v: unknown): RequestedState {
+  const requested = requestedStateOf(v);
+  const decision = resolveFinalState(op, requested);
+  if (!decision.ok) throw invalidArgument(decision.reason);
+  return requested;
+}
+
+/** A checkpoint id (required): see validateCheckpointId for the rules. */
+export function checkpointIdOf(v: unknown, field = 'checkpoint_id'): string {
+  if (v === undefined || v === null) return validateCheckpointId('', field);
+  if (typeof v !== 'string') throw invalidArgument(`${field} must be a string, got ${typeof v}`);
+  return validateCheckpointId(v, field);
+}
+
+/** An optional checkpoint id: '' when unset. */
+function optionalCheckpointIdOf(v: unknown, field: string): string {
+  return v === undefined || v === null || v === '' ? '' : checkpointIdOf(v, field);
+}
+
+/** Dump and PreDump requests: the same fields, the same rules (the final state aside). */
+export function dumpParamsOf(req: unknown, op: Extract<Operation, 'dump' | 'pre-dump'>): DumpParams {
+  const r = fields(req);
+  const pid = pidOf(r.pid);
+  const checkpointId = checkpointIdOf(r.checkpoint_id);
+  const parentId = optionalCheckpointIdOf(r.parent_checkpoint_id, 'parent_checkpoint_id');
+  if (parentId === checkpointId) {
+    throw invalidArgument(
+      `parent_checkpoint_id ${parentId} is the checkpoint this request makes; name an earlier PreDump checkpoint of the tree, or leave it empty for a full dump`,
+    );
+  }
+  const requested = finalStateFor(op, r.final_state);
+  return { pid, checkpointId, requested, parentId, options: validateDumpOptions(r.options) };
+}
+
+export function restoreParamsOf(req: unknown): RestoreParams {
+  const r = fields(req);
+  const checkpointId = checkpointIdOf(r.checkpoint_id);
+  const requested = finalStateFor('restore', r.final_state);
+  return { checkpointId, requested, options: validateRestoreOptions(r.options) };
+}
+
+export function continuePidOf(req: unknown): number {
+  return pidOf(fields(req).pid);
+}
+
+/** GetCheckpoint's and DeleteCheckpoint's id. */
+export function checkpointRefOf(req: unknown): string {
+  return checkpointIdOf(fields(req).checkpoint_id);
+}
+
+export function cascadeOf(req: unknown): boolean {
+  const v = fields(req).cascade;
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw invalidArgument(`cascade must be true or false, got ${typeof v}`);
+  return v;
+}
