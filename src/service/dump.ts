@@ -112,7 +112,9 @@ export class DumpService {
       ...(applied === 'STOPPED' ? { leave_stopped: true } : {}),
       // Pre-dumps track memory so the next round writes only what changed.
       ...(op === 'pre-dump' ? { track_mem: true } : {}),
-      ...(parent ? { parent_img: `../${parent}` } : {}),
+      // CRIU reuses a parent's pages only with memory tracking on (criu/mem.c:
+      // track_mem && img_parent); without it an incremental dump rewrites all.
+      ...(parent ? { parent_img: `../${parent}`, track_mem: true } : {}),
     };
     let stats: DumpStats | undefined;
     let files: Awaited<ReturnType<typeof digestDirectory>>;
