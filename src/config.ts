@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as net from 'node:net';
 import { parseListenAddress, type ListenAddress } from './server/address';
 
 /** The agent's settings, validated once at start and passed explicitly. */
@@ -22,6 +23,16 @@ export interface AgentConfig {
   /** Retention: keep at most this many checkpoints, and at most this many bytes (0: no limit). */
   readonly retainMaxCount: number;
   readonly retainMaxBytes: number;
+  /** Where Prometheus metrics are served over HTTP (GET /metrics); unset: no metrics listener. */
+  readonly metricsListen?: HttpAddress;
+}
+
+/** A TCP address for a plain HTTP listener. */
+export interface HttpAddress {
+  readonly host: string;
+  readonly port: number;
+  /** As given, e.g. "127.0.0.1:9464". */
+  readonly text: string;
 }
 
 export class ConfigError extends Error {
@@ -38,6 +49,8 @@ export const DEFAULTS = {
   maxConcurrentOperations: 2,
   retainMaxCount: 0,
   retainMaxBytes: 0,
+  /** Off: metrics are served only when asked for (--metrics-listen 127.0.0.1:9464). */
+  metricsListen: '',
 } as const;
 
 /** Raw settings by name, as any source gives them (strings from env and flags). */
@@ -56,6 +69,7 @@ const SOURCES = {
   maxConcurrentOperations: ['CRIU_AGENT_MAX_CONCURRENT_OPERATIONS', '--max-concurrent-operations'],
   retainMaxCount: ['CRIU_AGENT_RETAIN_MAX_COUNT', '--retain-max-count'],
   retainMaxBytes: ['CRIU_AGENT_RETAIN_MAX_BYTES', '--retain-max-bytes'],
+  metricsListen: ['CRIU_AGENT_METRICS_LISTEN', '--metrics-listen'],
 } as const;
 
 type Key = keyof typeof SOURCES;
@@ -66,20 +80,85 @@ export interface ConfigSources {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Where a setting's value came from. */
+export type ConfigOrigin =
+  { kind: 'default' } | { kind: 'file'; file: string } | { kind: 'env'; variable: string } | { kind: 'flag'; flag: string };
+
+/** The effective config, each setting with its value as one would write it and where it came from (`criu-agent config print`). */
+export interface ConfigReport {
+  /** The JSON config file read (--config or CRIU_AGENT_CONFIG), if any. */
+  configFile: string | null;
+  settings: Record<Key, { value: string | number | null; source: string; env: string; flag: string }>;
+}
+
 /**
  * Builds the config from, in rising precedence: embedded defaults, a JSON file
  * (--config or CRIU_AGENT_CONFIG), environment variables, flags. Throws
  * ConfigError with a sentence naming the bad setting and its source.
  */
-export function loadConfig({ argv = [], env = process.env }: ConfigSources = {}): AgentConfig {
+export function loadConfig(sources: ConfigSources = {}): AgentConfig {
+  return resolveConfig(sources).config;
+}
+
+/** Like loadConfig (and as strict), and says where each value came from. */
+export function reportConfig(sources: ConfigSources = {}): ConfigReport {
+  const { config, origins, configFile, criuFound } = resolveConfig(sources);
+  const shown: Record<Key, string | number | null> = {
+    listen: config.listen.text,
+    stateDir: config.stateDir,
+    criuPath: config.criuPath,
+    criuSocket: config.criuSocket ?? null,
+    socketMode: '0' + config.socketMode.toString(8).padStart(3, '0'),
+    criuLogLevel: config.criuLogLevel,
+    pidWaitMs: config.pidWaitMs,
+    logLevel: config.logLevel,
+    maxConcurrentOperations: config.maxConcurrentOperations,
+    retainMaxCount: config.retainMaxCount,
+    retainMaxBytes: config.retainMaxBytes,
+    metricsListen: config.metricsListen?.text ?? null,
+  };
+  const settings = {} as ConfigReport['settings'];
+  for (const key of KEYS) {
+    const origin = origins[key];
+    let source = describeOrigin(origin, key);
+    if (key === 'criuPath' && origin.kind === 'default') {
+      source = criuFound ? 'default: the criu found on PATH' : 'default: no criu on PATH, where deploy/provision-criu.sh installs it';
+    }
+    settings[key] = { value: shown[key], source, env: SOURCES[key][0], flag: SOURCES[key][1] };
+  }
+  return { configFile: configFile ?? null, settings };
+}
+
+function describeOrigin(origin: ConfigOrigin, key: Key): string {
+  switch (origin.kind) {
+    case 'default':
+      return 'default';
+    case 'file':
+      return `file ${origin.file}: ${key}`;
+    case 'env':
+      return `environment variable ${origin.variable}`;
+    case 'flag':
+      return `flag ${origin.flag}`;
+  }
+}
+
+interface Resolved {
+  config: AgentConfig;
+  origins: Record<Key, ConfigOrigin>;
+  configFile?: string;
+  /** criuPath was found on PATH (rather than the fallback). */
+  criuFound: boolean;
+}
+
+function resolveConfig({ argv = [], env = process.env }: ConfigSources): Resolved {
   const flags = parseFlags(argv);
-  const configFile = flags.config ?? env.CRIU_AGENT_CONFIG;
+  const configFile = flags.config ?? (env.CRIU_AGENT_CONFIG || undefined);
   const raw: Raw = { ...DEFAULTS };
-  const origin: Partial<Record<Key, string>> = {};
+  const origins = Object.fromEntries(KEYS.map((k) => [k, { kind: 'default' }])) as Record<Key, ConfigOrigin>;
   if (configFile) {
     for (const [k, v] of Object.entries(readConfigFile(configFile))) {
       raw[k as Key] = v;
-      origin[k as Key] = `${configFile}: ${k}`;
+      origins[k as Key] = { kind: 'file', file: configFile };
     }
   }
   for (const key of KEYS) {
@@ -87,7 +166,7 @@ export function loadConfig({ argv = [], env = process.env }: ConfigSources = {})
     const v = env[envName];
     if (v !== undefined && v !== '') {
       raw[key] = v;
-      origin[key] = `environment variable ${envName}`;
+      origins[key] = { kind: 'env', variable: envName };
     }
   }
   for (const key of KEYS) {
@@ -95,10 +174,14 @@ export function loadConfig({ argv = [], env = process.env }: ConfigSources = {})
     const v = flags.values[flag];
     if (v !== undefined) {
       raw[key] = v;
-      origin[key] = `flag ${flag}`;
+      origins[key] = { kind: 'flag', flag };
     }
   }
-  const where = (k: Key): string => origin[k] ?? `default ${k}`;
+  // Error messages name the source: "flag --listen: ...", "/etc/criu-agent.json: listen: ...".
+  const where = (k: Key): string => {
+    const o = origins[k];
+    return o.kind === 'default' ? `default ${k}` : o.kind === 'file' ? `${o.file}: ${k}` : describeOrigin(o, k);
+  };
 
   let listen: ListenAddress;
   try {
@@ -114,10 +197,11 @@ export function loadConfig({ argv = [], env = process.env }: ConfigSources = {})
     if (raw[key] !== undefined && String(raw[key]).trim() === '') throw new ConfigError(`${where(key)}: ${key} must not be empty`);
   }
   const criuSocket = raw.criuSocket === undefined ? undefined : String(raw.criuSocket);
+  const found = raw.criuPath === undefined ? findCriu(env) : undefined;
   const config: AgentConfig = {
     listen,
     stateDir: path.resolve(String(raw.stateDir)),
-    criuPath: raw.criuPath !== undefined ? String(raw.criuPath) : findCriu(env),
+    criuPath: raw.criuPath !== undefined ? String(raw.criuPath) : (found ?? FALLBACK_CRIU),
     criuSocket: criuSocket ? path.resolve(criuSocket) : undefined,
     socketMode,
     criuLogLevel: intIn(raw.criuLogLevel, 0, 4, where('criuLogLevel')),
@@ -126,9 +210,34 @@ export function loadConfig({ argv = [], env = process.env }: ConfigSources = {})
     maxConcurrentOperations: intIn(raw.maxConcurrentOperations, 1, 64, where('maxConcurrentOperations')),
     retainMaxCount: intIn(raw.retainMaxCount, 0, 1_000_000, where('retainMaxCount')),
     retainMaxBytes: intIn(raw.retainMaxBytes, 0, Number.MAX_SAFE_INTEGER, where('retainMaxBytes')),
+    metricsListen: parseHttpAddress(String(raw.metricsListen ?? ''), where('metricsListen')),
   };
   Object.freeze(config.listen);
-  return Object.freeze(config);
+  if (config.metricsListen) Object.freeze(config.metricsListen);
+  return { config: Object.freeze(config), origins, configFile, criuFound: found !== undefined };
+}
+
+/**
+ * `host:port` for the metrics listener, or "" / "off" for none. Unlike the
+ * gRPC listener any host is accepted: the metrics are read-only counters
+ * without pids or checkpoint ids, and a Prometheus server on another machine
+ * must reach them. The default is off, so a non-loopback address is always
+ * an explicit choice.
+ */
+export function parseHttpAddress(text: string, where: string): HttpAddress | undefined {
+  const t = text.trim();
+  if (t === '' || t === 'off') return undefined;
+  const m = /^(\[[^\]]+\]|[^:[\]]+):(\d{1,5})$/.exec(t);
+  const host = m?.[1] ?? '';
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) {
+    throw new ConfigError(`${where}: ${JSON.stringify(text)} is not host:port (e.g. 127.0.0.1:9464, [::1]:9464, 0.0.0.0:9464) or "off"`);
+  }
+  if (host.startsWith('[') && !net.isIPv6(host.slice(1, -1))) throw new ConfigError(`${where}: ${host} is not an IPv6 address`);
+  if (!host.startsWith('[') && !net.isIPv4(host) && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(host)) {
+    throw new ConfigError(`${where}: ${JSON.stringify(host)} is neither an IP address nor a host name`);
+  }
+  return { host, port, text: t };
 }
 
 /** Flags of the form `--name value` or `--name=value`; unknown flags are errors. */
@@ -163,7 +272,8 @@ function readConfigFile(file: string): Record<string, string | number> {
   }
   const out: Record<string, string | number> = {};
   for (const [k, v] of Object.entries(parsed)) {
-    if (!KEYS.includes(k as Key)) throw new ConfigError(`config file ${file}: unknown setting ${JSON.stringify(k)}; known: ${KEYS.join(', ')}`);
+    if (!KEYS.includes(k as Key))
+      throw new ConfigError(`config file ${file}: unknown setting ${JSON.stringify(k)}; known: ${KEYS.join(', ')}`);
     if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(`config file ${file}: ${k} must be a string or a number`);
     out[k] = v;
   }
@@ -173,7 +283,8 @@ function readConfigFile(file: string): Record<string, string | number> {
 function intIn(v: string | number | undefined, min: number, max: number, where: string): number {
   // Number('') is 0 and Number('0x10') is 16: only plain decimal digits are a number here.
   const n = typeof v === 'number' ? v : /^\d+$/.test(String(v).trim()) ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${where}: ${String(v)} is not a whole number from ${min} to ${max}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(`${where}: ${String(v)} is not a whole number from ${min} to ${max}`);
   return n;
 }
 
@@ -182,8 +293,10 @@ function oneOf<T extends string>(v: string | number | undefined, allowed: readon
   return v as T;
 }
 
-/** `criu` on PATH, else where deploy/provision-criu.sh installs it. */
-function findCriu(env: NodeJS.ProcessEnv): string {
+const FALLBACK_CRIU = '/usr/local/sbin/criu';
+
+/** `criu` on PATH (else the caller falls back to where deploy/provision-criu.sh installs it). */
+function findCriu(env: NodeJS.ProcessEnv): string | undefined {
   for (const dir of (env.PATH ?? '').split(':').filter(Boolean)) {
     const candidate = path.join(dir, 'criu');
     try {
@@ -193,5 +306,5 @@ function findCriu(env: NodeJS.ProcessEnv): string {
       // keep looking
     }
   }
-  return '/usr/local/sbin/criu';
+  return undefined;
 }

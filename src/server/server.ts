@@ -11,6 +11,7 @@ import type { Logger } from '../log';
 import { loadAgentPackageDefinition, loaderOptions } from '../proto';
 import type { Services } from '../service';
 import { agentHandlers } from './handlers';
+import { AgentMetrics, startMetricsServer, type MetricsServer } from './metrics';
 import { reflectionPackageDefinition } from './reflection';
 
 export const AGENT_SERVICE = 'criu_agent.v1.CheckpointAgent';
@@ -19,18 +20,26 @@ const HEALTH_INTERVAL_MS = 30_000;
 export interface RunningServer {
   /** The address callers use, e.g. "unix:/run/criu-agent/agent.sock" or "127.0.0.1:50051" with the bound port. */
   readonly address: string;
+  /** Where Prometheus scrapes the metrics, e.g. "http://127.0.0.1:9464/metrics"; undefined when --metrics-listen is off. */
+  readonly metricsUrl?: string;
   /** Stops accepting calls and waits for calls in flight (force after graceMs). */
   stop(graceMs?: number): Promise<void>;
 }
 
 /**
  * gRPC wiring only: the agent's service, grpc.health.v1 (SERVING only while
- * CRIU answers) and server reflection, bound to the configured listener.
+ * CRIU answers) and server reflection, bound to the configured listener; and,
+ * with --metrics-listen, the Prometheus metrics (measured by an interceptor)
+ * on an HTTP listener of their own.
  */
 export async function startServer(config: AgentConfig, services: Services, log: Logger): Promise<RunningServer> {
   const agentDef = loadAgentPackageDefinition();
   const proto = grpc.loadPackageDefinition(agentDef) as unknown as ProtoGrpcType;
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 1 << 20 });
+  const metrics = config.metricsListen ? new AgentMetrics() : undefined;
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 1 << 20,
+    ...(metrics ? { interceptors: [metrics.interceptor()] } : {}),
+  });
   server.addService(proto.criu_agent.v1.CheckpointAgent.service, agentHandlers(services, log));
 
   const health = new HealthImplementation({ '': 'NOT_SERVING', [AGENT_SERVICE]: 'NOT_SERVING' });
@@ -38,18 +47,33 @@ export async function startServer(config: AgentConfig, services: Services, log: 
   const healthDef = protoLoader.loadSync(healthProtoPath, loaderOptions);
   new ReflectionService(reflectionPackageDefinition(agentDef, healthDef)).addToServer(server);
 
-  const address = await bind(server, config);
-  log.info({ address, stateDir: config.stateDir, criu: services.check.description }, 'criu-agent listening');
+  let metricsServer: MetricsServer | undefined;
+  let address: string;
+  try {
+    // The metrics listener first: failing to bind it must not leave a gRPC listener behind.
+    if (metrics && config.metricsListen) metricsServer = await startMetricsServer(config.metricsListen, metrics, log);
+    address = await bind(server, config);
+  } catch (err) {
+    await metricsServer?.close();
+    server.forceShutdown();
+    throw err;
+  }
+  log.info(
+    { address, stateDir: config.stateDir, criu: services.check.description, ...(metricsServer ? { metrics: metricsServer.url } : {}) },
+    'criu-agent listening',
+  );
 
   const probe = async (): Promise<void> => {
     try {
       const r = await services.check.check(AbortSignal.timeout(10_000));
       health.setStatus('', 'SERVING');
       health.setStatus(AGENT_SERVICE, 'SERVING');
+      metrics?.criuAnswered(r.criuVersion, r.criuTransport);
       log.debug({ criu: r.criuVersion }, 'CRIU answers');
     } catch (err) {
       health.setStatus('', 'NOT_SERVING');
       health.setStatus(AGENT_SERVICE, 'NOT_SERVING');
+      metrics?.criuFailed();
       log.error({ error: errorMessage(err) }, 'CRIU does not answer: health is NOT_SERVING');
     }
   };
@@ -59,6 +83,7 @@ export async function startServer(config: AgentConfig, services: Services, log: 
 
   return {
     address,
+    metricsUrl: metricsServer?.url,
     stop: async (graceMs = 10_000) => {
       clearInterval(timer);
       await new Promise<void>((resolve) => {
@@ -73,6 +98,7 @@ export async function startServer(config: AgentConfig, services: Services, log: 
         });
       });
       if (config.listen.kind === 'unix') await fsp.rm(config.listen.path, { force: true });
+      await metricsServer?.close();
     },
   };
 }

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { ConfigError, DEFAULTS, loadConfig, type AgentConfig } from '../../src/config';
+import { ConfigError, DEFAULTS, loadConfig, reportConfig, type AgentConfig } from '../../src/config';
 import { parseListenAddress } from '../../src/server/address';
 
 let tmp: string;
@@ -239,5 +239,94 @@ describe('parseListenAddress', () => {
     ['', /neither unix:\/path nor host:port/],
   ])('refuses %j', (text, message) => {
     expect(() => parseListenAddress(text)).toThrow(message);
+  });
+});
+
+describe('metricsListen', () => {
+  it('is off by default', () => {
+    expect(loadConfig({ argv: [], env: NO_ENV }).metricsListen).toBeUndefined();
+    expect(loadConfig({ argv: ['--metrics-listen', 'off'], env: NO_ENV }).metricsListen).toBeUndefined();
+  });
+
+  it.each<[string, object]>([
+    ['127.0.0.1:9464', { host: '127.0.0.1', port: 9464 }],
+    ['[::1]:9464', { host: '[::1]', port: 9464 }],
+    ['0.0.0.0:9464', { host: '0.0.0.0', port: 9464 }],
+    ['node-1.example:0', { host: 'node-1.example', port: 0 }],
+  ])('accepts %s (any host: it is only ever set explicitly)', (text, want) => {
+    expect(loadConfig({ argv: ['--metrics-listen', text], env: NO_ENV }).metricsListen).toEqual({ ...want, text });
+  });
+
+  it('comes from the environment and the file too', () => {
+    expect(loadConfig({ argv: [], env: { CRIU_AGENT_METRICS_LISTEN: '127.0.0.1:1' } }).metricsListen?.port).toBe(1);
+    expect(loadConfig({ argv: ['--config', configFile({ metricsListen: '127.0.0.1:2' })], env: NO_ENV }).metricsListen?.port).toBe(2);
+  });
+
+  it.each<[string, RegExp]>([
+    ['9464', /^flag --metrics-listen: "9464" is not host:port/],
+    ['127.0.0.1:65536', /^flag --metrics-listen: "127\.0\.0\.1:65536" is not host:port/],
+    ['[nope]:1', /^flag --metrics-listen: \[nope\] is not an IPv6 address/],
+    ['bad host!:1', /^flag --metrics-listen: "bad host!" is neither an IP address nor a host name/],
+    ['unix:/run/m.sock', /is not host:port/],
+  ])('refuses %j, naming the source', (text, message) => {
+    expect(configError(['--metrics-listen', text]).message).toMatch(message);
+  });
+});
+
+describe('reportConfig (criu-agent config print)', () => {
+  it('gives each setting its value as one would write it and where it came from', () => {
+    const file = configFile({ pidWaitMs: 5, logLevel: 'error' });
+    const r = reportConfig({
+      argv: ['--config', file, '--state-dir', '/srv/criu', '--metrics-listen', '127.0.0.1:9464'],
+      env: { CRIU_AGENT_LOG_LEVEL: 'warn', CRIU_AGENT_SOCKET_MODE: '660' },
+    });
+    expect(r.configFile).toBe(file);
+    expect(r.settings.stateDir).toEqual({
+      value: '/srv/criu',
+      source: 'flag --state-dir',
+      env: 'CRIU_AGENT_STATE_DIR',
+      flag: '--state-dir',
+    });
+    expect(r.settings.logLevel).toMatchObject({ value: 'warn', source: 'environment variable CRIU_AGENT_LOG_LEVEL' });
+    expect(r.settings.pidWaitMs).toMatchObject({ value: 5, source: `file ${file}: pidWaitMs` });
+    expect(r.settings.socketMode).toMatchObject({ value: '0660', source: 'environment variable CRIU_AGENT_SOCKET_MODE' });
+    expect(r.settings.listen).toMatchObject({ value: DEFAULTS.listen, source: 'default' });
+    expect(r.settings.metricsListen).toMatchObject({ value: '127.0.0.1:9464', source: 'flag --metrics-listen' });
+    expect(r.settings.criuSocket).toMatchObject({ value: null, source: 'default' });
+    expect(Object.keys(r.settings).sort()).toEqual(
+      [
+        'criuLogLevel',
+        'criuPath',
+        'criuSocket',
+        'listen',
+        'logLevel',
+        'maxConcurrentOperations',
+        'metricsListen',
+        'pidWaitMs',
+        'retainMaxBytes',
+        'retainMaxCount',
+        'socketMode',
+        'stateDir',
+      ].sort(),
+    );
+  });
+
+  it('says whether the default criuPath was found on PATH', () => {
+    expect(reportConfig({ argv: [], env: NO_ENV }).settings.criuPath).toMatchObject({
+      value: '/usr/local/sbin/criu',
+      source: expect.stringMatching(/^default: no criu on PATH/) as unknown,
+    });
+    const bin = path.join(tmp, 'bin');
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, 'criu'), '#!/bin/sh\n');
+    chmodSync(path.join(bin, 'criu'), 0o755);
+    expect(reportConfig({ argv: [], env: { PATH: bin } }).settings.criuPath).toEqual(
+      expect.objectContaining({ value: path.join(bin, 'criu'), source: 'default: the criu found on PATH' }),
+    );
+  });
+
+  it('is as strict as loadConfig', () => {
+    expect(() => reportConfig({ argv: ['--pid-wait-ms', 'soon'], env: NO_ENV })).toThrow(ConfigError);
+    expect(() => reportConfig({ argv: ['--nope', '1'], env: NO_ENV })).toThrow(/unknown option "--nope"/);
   });
 });

@@ -1,0 +1,396 @@
+import * as grpc from '@grpc/grpc-js';
+import { DEFAULTS } from '../config';
+import type { Checkpoint__Output } from '../generated/criu_agent/v1/Checkpoint';
+import type { CheckResponse__Output } from '../generated/criu_agent/v1/CheckResponse';
+import type { ContinueResponse__Output } from '../generated/criu_agent/v1/ContinueResponse';
+import type { DeleteCheckpointResponse__Output } from '../generated/criu_agent/v1/DeleteCheckpointResponse';
+import type { DumpStats__Output } from '../generated/criu_agent/v1/DumpStats';
+import type { ListCheckpointsResponse__Output } from '../generated/criu_agent/v1/ListCheckpointsResponse';
+import type { PreDumpResponse__Output } from '../generated/criu_agent/v1/PreDumpResponse';
+import type { RestoreResponse__Output } from '../generated/criu_agent/v1/RestoreResponse';
+import { EXIT, UsageError, parseCommand, pidArg, positionals, str, type FlagSpec, type FlagValues } from './args';
+import { AgentConnection, isCallFailure, resolveAddress, type AgentMethod, type CallFailure } from './client';
+import { fields, formatBytes, formatMicros, kindName, stateName, table } from './format';
+import { optionFlags, optionsHelp, optionsMessage, parseArgsOptions } from './options';
+import { startProgress } from './progress';
+
+/** What a command writes to and reads from; the process's own streams outside tests. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** stderr is a terminal: the live progress line is drawn there. */
+  readonly stderrIsTTY: boolean;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Flags every client command takes. */
+const CLIENT_FLAGS: FlagSpec = {
+  address: { type: 'string' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+  'request-id': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export const CLIENT_FLAGS_HELP = `Client options (every command talking to the agent):
+  --address ADDR     the agent: unix:/path or host:port; default $CRIU_AGENT_ADDRESS, else unix:/run/criu-agent/agent.sock
+  --json             print the agent's reply as JSON on stdout (field names as in the .proto); errors too, as {"error": {...}}
+  --timeout SECONDS  give up (DEADLINE_EXCEEDED) after this long; default none for dump, pre-dump and restore, else 60
+  --request-id ID    the call's request id (x-request-id) in the agent's log; default: the agent makes one up`;
+
+const FINAL_STATES: Record<string, string> = { running: 'FINAL_STATE_RUNNING', stopped: 'FINAL_STATE_STOPPED', dead: 'FINAL_STATE_DEAD' };
+
+interface ClientCommand {
+  usage: string;
+  /** What it does, one paragraph. */
+  about: string;
+  flags?: FlagSpec;
+  flagsHelp?: string;
+  run(ctx: CommandContext, values: FlagValues, args: string[]): Promise<number>;
+}
+
+interface CommandContext {
+  readonly name: string;
+  readonly io: Io;
+  readonly json: boolean;
+  /** Calls the agent; prints a failure and turns it into the exit code. */
+  call<Res>(
+    method: AgentMethod,
+    request: object,
+    opts?: { longRunning?: boolean; progress?: Parameters<typeof startProgress>[0] },
+  ): Promise<Res>;
+}
+
+/** Thrown by CommandContext.call after printing the failure: carries the exit code. */
+class CallFailed extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+  }
+}
+
+function dumpCommand(op: 'dump' | 'pre-dump'): ClientCommand {
+  const options = optionFlags('DumpOptions');
+  const method: AgentMethod = op === 'dump' ? 'Dump' : 'PreDump';
+  return {
+    usage: `criu-agent ${op} PID --id ID [--parent ID]${op === 'dump' ? ' [--final-state running|stopped|dead]' : ''} [CRIU options] [--state-dir DIR] [--no-progress]`,
+    about:
+      op === 'dump'
+        ? 'Checkpoints the process tree rooted at PID into a new checkpoint ID. The tree ends DEAD (killed) unless --final-state says running or stopped.'
+        : 'Copies the memory of the tree rooted at PID into a new checkpoint ID while it keeps running; a later `dump --parent ID` writes only what changed.',
+    flags: {
+      id: { type: 'string' },
+      parent: { type: 'string' },
+      'final-state': { type: 'string' },
+      'state-dir': { type: 'string' },
+      'no-progress': { type: 'boolean' },
+      ...parseArgsOptions(options),
+    },
+    flagsHelp: `  --id ID            name of the new checkpoint (1-128 of [A-Za-z0-9._-])
+  --parent ID        a pre-dump of the same tree to build on
+${op === 'dump' ? '  --final-state S    running, stopped or dead (the default)\n' : ''}  --state-dir DIR    the agent's state directory, to show the bytes written so far (default $CRIU_AGENT_STATE_DIR, else ${DEFAULTS.stateDir})
+  --no-progress      no progress line (it is drawn only when stderr is a terminal)
+CRIU options (DumpOptions in the API):
+${optionsHelp(options)}`,
+    run: async (ctx, values, args) => {
+      const [pidText = ''] = positionals(ctx.name, args, ['PID']);
+      const pid = pidArg(ctx.name, pidText);
+      const id = str(values, 'id');
+      if (!id) throw new UsageError(`${ctx.name}: --id ID is required (the name of the new checkpoint)`);
+      const request = {
+        pid,
+        checkpoint_id: id,
+        parent_checkpoint_id: str(values, 'parent') ?? '',
+        final_state: finalState(ctx.name, str(values, 'final-state'), ['running', 'stopped', 'dead']),
+        options: optionsMessage(options, values, ctx.name),
+      };
+      const reply = await ctx.call<PreDumpResponse__Output>(method, request, {
+        longRunning: true,
+        progress: { label: `${op} of pid ${pid} into ${id}`, stream: ctx.io.stderr, stateDir: stateDir(values, ctx.io), checkpointId: id },
+      });
+      if (ctx.json) return printJson(ctx.io, reply);
+      const ignored = reply.final_state_ignored ? ' (a pre-dump always leaves it running: the requested state was ignored)' : '';
+      ctx.io.out(
+        `checkpoint ${reply.checkpoint_id}: ${op === 'dump' ? 'dumped' : 'pre-dumped'} pid ${pid} (${plural(reply.pids.length, 'process', 'processes')}), tree left ${stateName(reply.final_state)}${ignored}\n` +
+          fields([
+            ['pids', reply.pids.join(' ')],
+            ['size', formatBytes(reply.size_bytes)],
+            ...statsFields(reply.stats),
+            ['images', reply.images_dir],
+            ['log', reply.log_path],
+          ]) +
+          '\n',
+      );
+      return EXIT.OK;
+    },
+  };
+}
+
+function statsFields(s: DumpStats__Output | null | undefined): [string, string][] {
+  if (!s) return [];
+  return [
+    ['frozen', `${formatMicros(s.frozen_time_us)} (freezing ${formatMicros(s.freezing_time_us)})`],
+    ['pages', `${s.pages_scanned} scanned, ${s.pages_skipped_parent} skipped (in the parent), ${s.pages_written} written`],
+  ];
+}
+
+const restoreOptions = optionFlags('RestoreOptions');
+
+const COMMANDS: Record<string, ClientCommand> = {
+  dump: dumpCommand('dump'),
+  'pre-dump': dumpCommand('pre-dump'),
+  restore: {
+    usage: 'criu-agent restore ID [--final-state running|stopped] [CRIU options] [--no-progress]',
+    about: 'Recreates the tree saved in checkpoint ID, with its original pids. It ends RUNNING unless --final-state stopped.',
+    flags: { 'final-state': { type: 'string' }, 'no-progress': { type: 'boolean' }, ...parseArgsOptions(restoreOptions) },
+    flagsHelp: `  --final-state S    running (the default) or stopped
+  --no-progress      no progress line (it is drawn only when stderr is a terminal)
+CRIU options (RestoreOptions in the API; most must match the dump's):
+${optionsHelp(restoreOptions)}`,
+    run: async (ctx, values, args) => {
+      const [id = ''] = positionals(ctx.name, args, ['ID']);
+      const request = {
+        checkpoint_id: id,
+        final_state: finalState(ctx.name, str(values, 'final-state'), ['running', 'stopped']),
+        options: optionsMessage(restoreOptions, values, ctx.name),
+      };
+      const reply = await ctx.call<RestoreResponse__Output>('Restore', request, {
+        longRunning: true,
+        progress: { label: `restore of ${id}`, stream: ctx.io.stderr },
+      });
+      if (ctx.json) return printJson(ctx.io, reply);
+      const s = reply.stats;
+      ctx.io.out(
+        `checkpoint ${reply.checkpoint_id}: restored pid ${reply.pid} (${plural(reply.pids.length, 'process', 'processes')}), tree ${stateName(reply.final_state)}\n` +
+          fields([
+            ['pids', reply.pids.join(' ')],
+            ['time', s ? `${formatMicros(s.restore_time_us)} (forking ${formatMicros(s.forking_time_us)})` : undefined],
+            ['pages', s ? `${s.pages_restored} restored` : undefined],
+            ['log', reply.log_path],
+          ]) +
+          '\n',
+      );
+      return EXIT.OK;
+    },
+  },
+  continue: {
+    usage: 'criu-agent continue PID',
+    about: 'Resumes a stopped tree (SIGCONT to each of its processes).',
+    run: async (ctx, _values, args) => {
+      const [pidText = ''] = positionals(ctx.name, args, ['PID']);
+      const reply = await ctx.call<ContinueResponse__Output>('Continue', { pid: pidArg(ctx.name, pidText) });
+      if (ctx.json) return printJson(ctx.io, reply);
+      ctx.io.out(`continued ${reply.pids.join(' ')}${reply.stopped_by ? ` (stopped by ${reply.stopped_by})` : ''}\n`);
+      return EXIT.OK;
+    },
+  },
+  ls: {
+    usage: 'criu-agent ls',
+    about: 'Lists the complete checkpoints on the node, oldest first.',
+    run: async (ctx, _values, args) => {
+      positionals(ctx.name, args, []);
+      const reply = await ctx.call<ListCheckpointsResponse__Output>('ListCheckpoints', {});
+      if (ctx.json) return printJson(ctx.io, reply);
+      if (reply.checkpoints.length === 0) {
+        ctx.io.out('no checkpoints\n');
+        return EXIT.OK;
+      }
+      const rows = reply.checkpoints.map((c) => [
+        c.checkpoint_id,
+        kindName(c.kind),
+        c.parent_checkpoint_id || '-',
+        String(c.pid),
+        String(c.pids.length),
+        formatBytes(c.size_bytes),
+        stateName(c.final_state),
+        c.created_at,
+        c.command_line.join(' '),
+      ]);
+      ctx.io.out(table(['ID', 'KIND', 'PARENT', 'PID', 'PROCS', 'SIZE', 'LEFT', 'CREATED', 'COMMAND'], rows) + '\n');
+      return EXIT.OK;
+    },
+  },
+  show: {
+    usage: 'criu-agent show ID',
+    about: "Shows checkpoint ID's manifest.",
+    run: async (ctx, _values, args) => {
+      const [id = ''] = positionals(ctx.name, args, ['ID']);
+      const c = await ctx.call<Checkpoint__Output>('GetCheckpoint', { checkpoint_id: id });
+      if (ctx.json) return printJson(ctx.io, c);
+      ctx.io.out(
+        `checkpoint ${c.checkpoint_id}\n` +
+          fields([
+            ['kind', kindName(c.kind)],
+            ['parent', c.parent_checkpoint_id],
+            ['children', c.children.join(' ')],
+            ['pid', String(c.pid)],
+            ['pids', c.pids.join(' ')],
+            ['command', c.command_line.join(' ')],
+            ['created', c.created_at],
+            ['tree left', stateName(c.final_state)],
+            ['size', `${formatBytes(c.size_bytes)} in ${plural(c.file_count, 'file', 'files')} (${c.digest_algorithm} digests)`],
+            ...statsFields(c.stats),
+            ['criu', c.criu_version],
+            ['kernel', c.kernel],
+            ['images', c.images_dir],
+          ]) +
+          '\n',
+      );
+      return EXIT.OK;
+    },
+  },
+  rm: {
+    usage: 'criu-agent rm ID [--cascade]',
+    about: 'Deletes checkpoint ID; with --cascade also the checkpoints built on it (else refused while there are any).',
+    flags: { cascade: { type: 'boolean' } },
+    flagsHelp: '  --cascade          also delete the checkpoints built on ID, and theirs',
+    run: async (ctx, values, args) => {
+      const [id = ''] = positionals(ctx.name, args, ['ID']);
+      const reply = await ctx.call<DeleteCheckpointResponse__Output>('DeleteCheckpoint', {
+        checkpoint_id: id,
+        cascade: values.cascade === true,
+      });
+      if (ctx.json) return printJson(ctx.io, reply);
+      ctx.io.out(`deleted ${reply.deleted.join(' ')}\n`);
+      return EXIT.OK;
+    },
+  },
+  check: {
+    usage: 'criu-agent check',
+    about: 'Shows the CRIU the agent drives and the kernel features that decide what it can do.',
+    run: async (ctx, _values, args) => {
+      positionals(ctx.name, args, []);
+      const r = await ctx.call<CheckResponse__Output>('Check', {});
+      if (ctx.json) return printJson(ctx.io, r);
+      const yes = (b: boolean): string => (b ? 'yes' : 'no');
+      ctx.io.out(
+        fields([
+          ['criu', r.criu_version],
+          ['transport', r.criu_transport],
+          ['kernel', r.kernel],
+          ['memory tracking', `${yes(r.mem_track)}${r.mem_track ? '' : ' (PreDump is refused)'}`],
+          ['lazy pages', yes(r.lazy_pages)],
+          ['pidfd store', yes(r.pidfd_store)],
+        ]).replace(/^ {2}/gm, '') + '\n',
+      );
+      return EXIT.OK;
+    },
+  },
+};
+
+export const CLIENT_COMMANDS: readonly string[] = Object.keys(COMMANDS);
+
+/** One line per client command, for the top-level usage. */
+export function clientCommandsHelp(): string {
+  return Object.values(COMMANDS)
+    .map((c) => `  ${c.usage}`)
+    .join('\n');
+}
+
+/** Runs a client command (dump, pre-dump, restore, continue, ls, show, rm, check); returns the exit code. */
+export async function runClientCommand(name: string, argv: readonly string[], io: Io): Promise<number> {
+  const cmd = COMMANDS[name];
+  if (!cmd) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
+  const { values, positionals: args } = parseCommand(name, argv, { ...CLIENT_FLAGS, ...cmd.flags });
+  if (values.help) {
+    io.out(`usage: ${cmd.usage}\n\n${cmd.about}\n${cmd.flagsHelp ? `\n${cmd.flagsHelp}\n` : ''}\n${CLIENT_FLAGS_HELP}\n`);
+    return EXIT.OK;
+  }
+  const timeout = str(values, 'timeout');
+  if (timeout !== undefined && !(Number(timeout) > 0))
+    throw new UsageError(`${name}: --timeout takes a number of seconds, not ${JSON.stringify(timeout)}`);
+  const connection = new AgentConnection(resolveAddress(str(values, 'address'), io.env));
+  const json = values.json === true;
+  const showProgress = io.stderrIsTTY && values['no-progress'] !== true;
+  const ctx: CommandContext = {
+    name,
+    io,
+    json,
+    call: async <Res>(
+      method: AgentMethod,
+      request: object,
+      opts: { longRunning?: boolean; progress?: Parameters<typeof startProgress>[0] } = {},
+    ) => {
+      // Ctrl-C cancels the call: the agent stops CRIU and leaves the tree running.
+      const cancel = new AbortController();
+      const onSigint = (): void => cancel.abort();
+      process.once('SIGINT', onSigint);
+      const progress = showProgress && opts.progress ? startProgress(opts.progress) : undefined;
+      try {
+        const timeoutMs = timeout !== undefined ? Number(timeout) * 1000 : opts.longRunning ? undefined : 60_000;
+        const { reply } = await connection.call<Res>(method, request, {
+          timeoutMs,
+          requestId: str(values, 'request-id'),
+          signal: cancel.signal,
+        });
+        return reply;
+      } catch (err) {
+        if (!isCallFailure(err)) throw err;
+        progress?.stop();
+        throw new CallFailed(reportFailure(io, json, err, connection.address, cancel.signal.aborted));
+      } finally {
+        progress?.stop();
+        process.off('SIGINT', onSigint);
+      }
+    },
+  };
+  try {
+    return await cmd.run(ctx, values, args);
+  } catch (err) {
+    if (err instanceof CallFailed) return err.exitCode;
+    throw err;
+  } finally {
+    connection.close();
+  }
+}
+
+/** Prints a failed call (stderr; also stdout as JSON with --json) and returns its exit code: 10 + the gRPC status code. */
+export function reportFailure(io: Io, json: boolean, f: CallFailure, address: string, interrupted = false): number {
+  const code = f.error.code;
+  const name = grpc.status[code] ?? `status ${code}`;
+  const details = f.error.details || f.error.message;
+  const criuLog = f.error.metadata?.get('criu-log')[0];
+  const criuErrno = f.error.metadata?.get('criu-errno')[0];
+  const lines = [`criu-agent: ${name}: ${details}`];
+  if (interrupted) lines.push('  interrupted: the agent stops CRIU and leaves the tree as it was');
+  if (code === grpc.status.UNAVAILABLE && !criuLog) {
+    lines.push(`  is the agent running and listening on ${address}? (--address or CRIU_AGENT_ADDRESS name another)`);
+  }
+  if (criuLog !== undefined) lines.push(`  criu log: ${String(criuLog)}`);
+  if (criuErrno !== undefined) lines.push(`  criu errno: ${String(criuErrno)}`);
+  if (f.requestId) lines.push(`  request id: ${f.requestId}`);
+  io.err(lines.join('\n') + '\n');
+  if (json) {
+    const error = {
+      code: name,
+      code_number: code,
+      message: details,
+      ...(criuLog !== undefined ? { criu_log: String(criuLog) } : {}),
+      ...(criuErrno !== undefined ? { criu_errno: Number(criuErrno) } : {}),
+      ...(f.requestId ? { request_id: f.requestId } : {}),
+    };
+    io.out(JSON.stringify({ error }, null, 2) + '\n');
+  }
+  return EXIT.STATUS_BASE + code;
+}
+
+function printJson(io: Io, value: unknown): number {
+  io.out(JSON.stringify(value, null, 2) + '\n');
+  return EXIT.OK;
+}
+
+function finalState(command: string, given: string | undefined, allowed: string[]): string {
+  if (given === undefined) return 'FINAL_STATE_UNSPECIFIED';
+  const v = given.toLowerCase();
+  if (!allowed.includes(v)) throw new UsageError(`${command}: --final-state is one of ${allowed.join(', ')}, not ${JSON.stringify(given)}`);
+  return FINAL_STATES[v] ?? 'FINAL_STATE_UNSPECIFIED';
+}
+
+/** The state directory to watch for the progress line: the flag, the agent's environment variable, or its default. */
+function stateDir(values: FlagValues, io: Io): string {
+  return str(values, 'state-dir') ?? (io.env.CRIU_AGENT_STATE_DIR || DEFAULTS.stateDir);
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
