@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
-if [ ! -d node_modules/@grpc/grpc-js ]; then
+# npm ci when node_modules is missing or older than the lock file (npm keeps
+# its own copy of the lock in node_modules/.package-lock.json).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
 	echo "prepare: installing npm dependencies (npm ci)"
 	npm ci --no-audit --no-fund
 fi

@@ -20,21 +20,20 @@ afterAll(async () => {
 
 it('SIGKILL of the agent mid-dump leaves the tree running and no checkpoint; the next start sweeps the leftovers', async () => {
   agent = await startAgent();
-  const t = await startTarget({ children: 1, extraMiB: 512 });
+  const t = await startTarget({ children: 1, extraMiB: 1024 });
   const before = await t.query();
   const id = `crash-${process.pid}`;
   const pending = call(agent.client, 'Dump', { pid: t.pid, checkpoint_id: id }).catch((e: grpc.ServiceError) => e);
 
-  // Kill the agent once CRIU is at work: its temporary directory has a log.
+  // Kill the agent as soon as CRIU is at work (its log exists in the
+  // temporary directory): a 1 GiB tree keeps CRIU busy for a second or so.
   const checkpoints = path.join(agent.stateDir, 'checkpoints');
-  let criuPid = 0;
-  for (let i = 0; i < 400 && !criuPid; i++) {
-    const snap = await snapshotTree(agent.pid);
-    criuPid = snap?.processes.find((p) => p.comm === 'criu')?.pid ?? 0;
-    if (!criuPid) await new Promise((r) => setTimeout(r, 5));
-  }
+  const criuStarted = (): boolean =>
+    fs.readdirSync(checkpoints).some((n) => n.startsWith(`.tmp-${id}-`) && fs.existsSync(path.join(checkpoints, n, 'dump.log')));
+  for (let i = 0; i < 1000 && !criuStarted(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(criuStarted()).toBe(true);
+  const criuPid = (await snapshotTree(agent.pid))?.processes.find((p) => p.comm === 'criu')?.pid ?? 0;
   expect(criuPid).toBeGreaterThan(0);
-  await new Promise((r) => setTimeout(r, 300));
   await agent.stop('SIGKILL');
   expect((await pending) instanceof Error).toBe(true);
 
