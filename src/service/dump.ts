@@ -75,7 +75,7 @@ export class DumpService {
 
       const slot = await this.ctx.limiter.acquire(signal);
       try {
-        return await this.run(op, p, decision.applied, decision.ignored, parent, signal);
+        return await this.run(op, p, decision.applied, decision.ignored, parent, signal, requestId);
       } finally {
         slot();
       }
@@ -91,6 +91,7 @@ export class DumpService {
     ignored: boolean,
     parent: string | undefined,
     signal?: AbortSignal,
+    requestId?: string,
   ): Promise<DumpResult> {
     const before = await snapshotTree(p.pid);
     if (!before) throw new AgentError('not-found', `no process with pid ${p.pid} on this node`);
@@ -126,7 +127,7 @@ export class DumpService {
       stats = await readDumpStats(pending.dir);
       files = await digestDirectory(pending.dir, { exclude: [logFile, RECORD_FILE] });
     } catch (err) {
-      const kept = await pending.discard(logFile);
+      const kept = await pending.discard(logFile, requestId);
       await this.ctx.resumeIfLeftStopped(p.pid, statusBefore);
       throw withLogMoved(abortedOr(err, signal), path.join(pending.dir, logFile), kept);
     }
@@ -147,6 +148,7 @@ export class DumpService {
       kernel: this.ctx.kernel,
       finalState: applied,
       logFile,
+      ...(requestId ? { requestId } : {}),
       sizeBytes,
       fileCount: files.length,
       stats,

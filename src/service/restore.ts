@@ -26,7 +26,8 @@ export interface RestoreResult {
   logPath: string;
 }
 
-const RESTORE_LOG = /^restore-[0-9TZ-]+\.log$/;
+/** restore-<time>[-<request id>].log */
+const RESTORE_LOG = /^restore-\d{4}-\d{2}-\d{2}T\d+Z(-[A-Za-z0-9._-]+)?\.log$/;
 
 /** Restore: recreate a dumped tree with its original pids. */
 export class RestoreService {
@@ -54,7 +55,7 @@ export class RestoreService {
       await this.requirePidsFree(record.pids, p.checkpointId);
       const slot = await this.ctx.limiter.acquire(signal);
       try {
-        return await this.run(p, record, decision.applied, signal);
+        return await this.run(p, record, decision.applied, signal, requestId);
       } finally {
         slot();
       }
@@ -63,9 +64,15 @@ export class RestoreService {
     }
   }
 
-  private async run(p: RestoreParams, record: CheckpointRecord, applied: FinalState, signal?: AbortSignal): Promise<RestoreResult> {
+  private async run(
+    p: RestoreParams,
+    record: CheckpointRecord,
+    applied: FinalState,
+    signal?: AbortSignal,
+    requestId?: string,
+  ): Promise<RestoreResult> {
     const imagesDir = this.ctx.store.pathOf(p.checkpointId);
-    const logFile = `restore-${new Date().toISOString().replace(/[:.]/g, '')}.log`;
+    const logFile = `restore-${new Date().toISOString().replace(/[:.]/g, '')}${requestId ? `-${requestId}` : ''}.log`;
     // RESTORE_LOG must match this name: restore logs are not part of the manifest.
     const opts = {
       ...restoreCriuOpts(p.options),

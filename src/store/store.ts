@@ -36,6 +36,8 @@ export interface CheckpointRecord {
   finalState: FinalState;
   /** CRIU's log, inside the checkpoint directory. */
   logFile: string;
+  /** The agent's id of the request that made it (in the agent's log lines of the call). */
+  requestId?: string;
   /** Sum of the files' sizes, and their count (the manifest and logs left out). */
   sizeBytes: number;
   fileCount: number;
@@ -244,11 +246,13 @@ export class PendingCheckpoint {
    * Removes the partial checkpoint, keeping CRIU's log (if any) under
    * <stateDir>/failed so the error can point at it. Returns the kept log's path.
    */
-  async discard(logFile?: string): Promise<string | undefined> {
+  async discard(logFile?: string, requestId?: string): Promise<string | undefined> {
     let kept: string | undefined;
     if (logFile) {
       const from = path.join(this.dir, logFile);
-      const stamp = `${new Date().toISOString().replace(/[:.]/g, '')}-${randomBytes(3).toString('hex')}`;
+      // The request id ties the log to the agent's log lines of the call; the
+      // random part keeps two failures of one id apart without one.
+      const stamp = `${new Date().toISOString().replace(/[:.]/g, '')}-${requestId ?? randomBytes(3).toString('hex')}`;
       const to = path.join(this.store.failedDir, `${this.id}-${stamp}-${logFile}`);
       try {
         await fsp.rename(from, to);

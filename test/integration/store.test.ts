@@ -5,6 +5,7 @@
  * Real agent, real CRIU, real process trees.
  */
 import * as grpc from '@grpc/grpc-js';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -146,6 +147,43 @@ describe('manifests', () => {
     await expectStatus(get(unknown), grpc.status.NOT_FOUND, new RegExp(`checkpoint ${unknown} does not exist`));
     for (const bad of ['', '../checkpoints', 'a/b', '.tmp-x', '-x', 'x'.repeat(129)]) {
       await expectStatus(get(bad), grpc.status.INVALID_ARGUMENT, /checkpoint_id/);
+    }
+  });
+});
+
+describe('request ids', () => {
+  it("name CRIU's logs: the manifest of a dump, the restore log, and a failed dump's kept log", async () => {
+    const t = await startTarget({ children: 0 });
+    const id = newId('rid');
+    const withId = <Res>(method: 'Dump' | 'Restore', req: object, rid: string): Promise<Res> => {
+      const md = new grpc.Metadata();
+      md.set('x-request-id', rid);
+      return new Promise<Res>((resolve, reject) => {
+        const fn = (agent.client[method] as unknown as (r: object, m: grpc.Metadata, cb: (e: grpc.ServiceError | null, v?: Res) => void) => void).bind(agent.client);
+        fn(req, md, (e, v) => (e ? reject(e) : resolve(v as Res)));
+      });
+    };
+    await withId<DumpResponse__Output>('Dump', { pid: t.pid, checkpoint_id: id }, `dump-${id}`);
+    const manifest = JSON.parse(fs.readFileSync(path.join(agent.stateDir, 'checkpoints', id, 'checkpoint.json'), 'utf8')) as { requestId?: string };
+    expect(manifest.requestId).toBe(`dump-${id}`);
+    await expectAllFree([t.pid]);
+    const r = await withId<RestoreResponse__Output>('Restore', { checkpoint_id: id }, `restore-${id}`);
+    expect(path.basename(r.log_path)).toMatch(new RegExp(`^restore-.*-restore-${escape(id)}\\.log$`));
+    // A dump CRIU refuses (stdio on sockets of this process): its log is kept under failed/.
+    const piped = spawn('/usr/bin/python3', ['-c', 'import time\nwhile True: time.sleep(1)'], { detached: true, stdio: 'pipe' });
+    try {
+      await new Promise((res) => setTimeout(res, 300));
+      const err = await withId('Dump', { pid: piped.pid, checkpoint_id: `${id}-fail`, final_state: 'FINAL_STATE_RUNNING' }, `fail-${id}`).then(
+        () => undefined,
+        (e: grpc.ServiceError) => e,
+      );
+      expect(err?.code).toBe(grpc.status.FAILED_PRECONDITION);
+      const kept = String(err?.metadata.get('criu-log')[0]);
+      expect(path.dirname(kept)).toBe(path.join(agent.stateDir, 'failed'));
+      expect(path.basename(kept)).toContain(`fail-${id}`);
+      expect(fs.existsSync(kept)).toBe(true);
+    } finally {
+      piped.kill('SIGKILL');
     }
   });
 });
