@@ -52,7 +52,7 @@ export interface Checkpoint {
    */
   'children'?: (string)[];
   /**
-   * How the files' integrity is checked at restore, e.g. "xxh3-128/4MiB-chunks".
+   * How the files' integrity is checked at restore, e.g. "xxh64".
    */
   'digest_algorithm'?: (string);
 }
@@ -104,7 +104,7 @@ export interface Checkpoint__Output {
    */
   'children': (string)[];
   /**
-   * How the files' integrity is checked at restore, e.g. "xxh3-128/4MiB-chunks".
+   * How the files' integrity is checked at restore, e.g. "xxh64".
    */
   'digest_algorithm': (string);
 }
