@@ -243,10 +243,15 @@ describe('live processes', () => {
 
     // Stopping the process stops every thread.
     process.kill(pid, 'SIGSTOP');
-    const partly = await waitForTreeStatus(pid, 'mixed');
-    expect(partly.status).toBe('mixed');
-    expect(byPid(partly.snapshot as TreeSnapshot, pid).tasks.every((t) => t.state === 'stopped')).toBe(true);
-    expect(byPid(partly.snapshot as TreeSnapshot, pid).tasks.map((t) => t.rawState)).toEqual(['T', 'T', 'T']);
+    // The group stop reaches the threads one after another: wait for all of
+    // them (the tree is 'mixed' as soon as the first one stops).
+    let partly = await snapshotTree(pid);
+    for (let i = 0; i < 150 && !byPid(partly as TreeSnapshot, pid).tasks.every((t) => t.state === 'stopped'); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      partly = await snapshotTree(pid);
+    }
+    expect(treeStatus(partly)).toBe('mixed');
+    expect(byPid(partly as TreeSnapshot, pid).tasks.map((t) => t.rawState)).toEqual(['T', 'T', 'T']);
   });
 
   it('tracks SIGSTOP/SIGCONT of a tree: stopped, mixed, running', async () => {
