@@ -3,25 +3,30 @@ import type { TreeSnapshot } from './tree';
 
 /**
  * Roughly what CRIU will write for the tree's memory: the anonymous and
- * shared-memory pages every process holds (smaps_rollup), which is what CRIU
- * saves; file-backed pages it does not copy are left out. Processes that
- * vanish, or kernels without smaps_rollup, count as 0.
+ * shared-memory pages every process holds (RssAnon + RssShmem from
+ * /proc/PID/status), which is what CRIU saves; file-backed pages it does not
+ * copy are left out. status is read rather than smaps_rollup, which walks the
+ * page tables (27 ms for a 2 GiB process) and has no shared-memory line.
+ * Processes that vanish count as 0.
  */
 export async function estimateMemoryBytes(s: TreeSnapshot): Promise<number> {
-  let total = 0;
-  for (const p of s.processes) {
-    let text: string;
-    try {
-      text = await fsp.readFile(`/proc/${p.pid}/smaps_rollup`, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const field of ['Anonymous', 'Shmem']) {
-      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
-      if (m?.[1]) total += Number(m[1]) * 1024;
-    }
-  }
-  return total;
+  const sizes = await Promise.all(
+    s.processes.map(async (p) => {
+      let text: string;
+      try {
+        text = await fsp.readFile(`/proc/${p.pid}/status`, 'utf8');
+      } catch {
+        return 0;
+      }
+      let bytes = 0;
+      for (const field of ['RssAnon', 'RssShmem']) {
+        const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+        if (m?.[1]) bytes += Number(m[1]) * 1024;
+      }
+      return bytes;
+    }),
+  );
+  return sizes.reduce((a, b) => a + b, 0);
 }
 
 /** The root's command line (arguments split at NUL), or [] when it is gone or a zombie. */
