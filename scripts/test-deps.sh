@@ -9,3 +9,10 @@ if ! command -v protoc >/dev/null 2>&1; then
 	apt-get install -y --no-install-recommends protobuf-compiler >/dev/null 2>&1 ||
 		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends protobuf-compiler >/dev/null; }
 fi
+# openssl: test/integration/security.test.ts makes its CA and certificates with it.
+if ! command -v openssl >/dev/null 2>&1; then
+	echo "test-deps: installing openssl"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y --no-install-recommends openssl >/dev/null 2>&1 ||
+		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends openssl >/dev/null; }
+fi

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as net from 'node:net';
 import { parseListenAddress, type ListenAddress } from './server/address';
+import { parsePolicy, type Policy } from './server/authz';
 
 /** The agent's settings, validated once at start and passed explicitly. */
 export interface AgentConfig {
@@ -25,6 +26,27 @@ export interface AgentConfig {
   readonly retainMaxBytes: number;
   /** Where Prometheus metrics are served over HTTP (GET /metrics); unset: no metrics listener. */
   readonly metricsListen?: HttpAddress;
+  /** Group that owns the unix socket (name or gid); with it the socket's mode defaults to 0660. */
+  readonly socketGroup?: { name: string; gid: number };
+  /** TLS for a TCP listener: certificate chain and key (PEM), reloaded when the files change. */
+  readonly tls?: TlsFiles;
+  /** Who may call which RPC (--policy FILE); unset: the built-in default (see src/server/authz.ts). */
+  readonly policy?: Policy;
+  /** The file the policy came from, as given. */
+  readonly policyFile?: string;
+  /** Target guards: only processes in one of these cgroup v2 paths (prefixes) and/or owned by these uids; empty: any. */
+  readonly allowCgroups?: readonly string[];
+  readonly allowUids?: readonly number[];
+  /** Calls of criu_agent.v1.CheckpointAgent one client identity may have in flight; beyond: RESOURCE_EXHAUSTED (loadConfig: 16). */
+  readonly maxCallsPerClient?: number;
+}
+
+/** PEM files of the TLS listener (absolute paths). */
+export interface TlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  /** CA bundle that client certificates must chain to: set, mTLS is required. */
+  readonly clientCa?: string;
 }
 
 /** A TCP address for a plain HTTP listener. */
@@ -51,10 +73,11 @@ export const DEFAULTS = {
   retainMaxBytes: 0,
   /** Off: metrics are served only when asked for (--metrics-listen 127.0.0.1:9464). */
   metricsListen: '',
+  maxCallsPerClient: 16,
 } as const;
 
 /** Raw settings by name, as any source gives them (strings from env and flags). */
-type Raw = Partial<Record<keyof typeof SOURCES, string | number>>;
+type Raw = Partial<Record<keyof typeof SOURCES, string | number | string[]>>;
 
 /** Setting -> [environment variable, command-line flag]. */
 const SOURCES = {
@@ -70,7 +93,22 @@ const SOURCES = {
   retainMaxCount: ['CRIU_AGENT_RETAIN_MAX_COUNT', '--retain-max-count'],
   retainMaxBytes: ['CRIU_AGENT_RETAIN_MAX_BYTES', '--retain-max-bytes'],
   metricsListen: ['CRIU_AGENT_METRICS_LISTEN', '--metrics-listen'],
+  socketGroup: ['CRIU_AGENT_SOCKET_GROUP', '--socket-group'],
+  tlsCert: ['CRIU_AGENT_TLS_CERT', '--tls-cert'],
+  tlsKey: ['CRIU_AGENT_TLS_KEY', '--tls-key'],
+  tlsClientCa: ['CRIU_AGENT_TLS_CLIENT_CA', '--tls-client-ca'],
+  policy: ['CRIU_AGENT_POLICY', '--policy'],
+  allowCgroup: ['CRIU_AGENT_ALLOW_CGROUP', '--allow-cgroup'],
+  allowUid: ['CRIU_AGENT_ALLOW_UID', '--allow-uid'],
+  maxCallsPerClient: ['CRIU_AGENT_MAX_CALLS_PER_CLIENT', '--max-calls-per-client'],
 } as const;
+
+/**
+ * Settings that may be given more than once (`--allow-cgroup A --allow-cgroup B`);
+ * in the environment they are comma-separated, in the file a JSON array.
+ * Values from one source replace (not extend) those of a lower one.
+ */
+const REPEATABLE = new Set<string>(['allowCgroup', 'allowUid']);
 
 type Key = keyof typeof SOURCES;
 const KEYS = Object.keys(SOURCES) as Key[];
@@ -88,7 +126,7 @@ export type ConfigOrigin =
 export interface ConfigReport {
   /** The JSON config file read (--config or CRIU_AGENT_CONFIG), if any. */
   configFile: string | null;
-  settings: Record<Key, { value: string | number | null; source: string; env: string; flag: string }>;
+  settings: Record<Key, { value: string | number | (string | number)[] | null; source: string; env: string; flag: string }>;
 }
 
 /**
@@ -103,7 +141,7 @@ export function loadConfig(sources: ConfigSources = {}): AgentConfig {
 /** Like loadConfig (and as strict), and says where each value came from. */
 export function reportConfig(sources: ConfigSources = {}): ConfigReport {
   const { config, origins, configFile, criuFound } = resolveConfig(sources);
-  const shown: Record<Key, string | number | null> = {
+  const shown: Record<Key, string | number | (string | number)[] | null> = {
     listen: config.listen.text,
     stateDir: config.stateDir,
     criuPath: config.criuPath,
@@ -116,6 +154,14 @@ export function reportConfig(sources: ConfigSources = {}): ConfigReport {
     retainMaxCount: config.retainMaxCount,
     retainMaxBytes: config.retainMaxBytes,
     metricsListen: config.metricsListen?.text ?? null,
+    socketGroup: config.socketGroup?.name ?? null,
+    tlsCert: config.tls?.cert ?? null,
+    tlsKey: config.tls?.key ?? null,
+    tlsClientCa: config.tls?.clientCa ?? null,
+    policy: config.policyFile ?? null,
+    allowCgroup: [...(config.allowCgroups ?? [])],
+    allowUid: [...(config.allowUids ?? [])],
+    maxCallsPerClient: config.maxCallsPerClient ?? DEFAULTS.maxCallsPerClient,
   };
   const settings = {} as ConfigReport['settings'];
   for (const key of KEYS) {
@@ -165,7 +211,7 @@ function resolveConfig({ argv = [], env = process.env }: ConfigSources): Resolve
     const [envName] = SOURCES[key];
     const v = env[envName];
     if (v !== undefined && v !== '') {
-      raw[key] = v;
+      raw[key] = REPEATABLE.has(key) ? v.split(',').map((x) => x.trim()).filter(Boolean) : v;
       origins[key] = { kind: 'env', variable: envName };
     }
   }
@@ -183,19 +229,74 @@ function resolveConfig({ argv = [], env = process.env }: ConfigSources): Resolve
     return o.kind === 'default' ? `default ${k}` : o.kind === 'file' ? `${o.file}: ${k}` : describeOrigin(o, k);
   };
 
+  const str = (k: Key): string | undefined => {
+    const v = raw[k];
+    if (Array.isArray(v)) throw new ConfigError(`${where(k)}: ${k} takes one value, got ${v.length}`);
+    return v === undefined || String(v).trim() === '' ? undefined : String(v);
+  };
+  const list = (k: Key): string[] => {
+    const v = raw[k];
+    return v === undefined ? [] : (Array.isArray(v) ? v : String(v).split(',')).map((x) => x.trim()).filter(Boolean);
+  };
+
+  // TLS first: whether a non-loopback TCP address is acceptable depends on it.
+  const tlsCert = str('tlsCert');
+  const tlsKey = str('tlsKey');
+  const tlsClientCa = str('tlsClientCa');
+  if (tlsCert && !tlsKey) throw new ConfigError(`${where('tlsCert')}: a TLS certificate needs its private key too (--tls-key FILE)`);
+  if (tlsKey && !tlsCert) throw new ConfigError(`${where('tlsKey')}: a TLS private key needs its certificate too (--tls-cert FILE)`);
+  if (tlsClientCa && !tlsCert) {
+    throw new ConfigError(`${where('tlsClientCa')}: client certificates (mTLS) need TLS: give --tls-cert FILE and --tls-key FILE too`);
+  }
+  let tls: TlsFiles | undefined;
+  if (tlsCert && tlsKey) {
+    tls = {
+      cert: readableFile(tlsCert, where('tlsCert'), 'TLS certificate'),
+      key: readableFile(tlsKey, where('tlsKey'), 'TLS private key'),
+      ...(tlsClientCa ? { clientCa: readableFile(tlsClientCa, where('tlsClientCa'), 'client CA bundle') } : {}),
+    };
+  }
+
   let listen: ListenAddress;
   try {
-    listen = parseListenAddress(String(raw.listen));
+    listen = parseListenAddress(String(raw.listen), { tls: tls !== undefined });
   } catch (err) {
     throw new ConfigError(`${where('listen')}: ${(err as Error).message}`);
   }
-  const socketMode = parseInt(String(raw.socketMode), 8);
-  if (!Number.isInteger(socketMode) || socketMode < 0 || socketMode > 0o777 || /[^0-7]/.test(String(raw.socketMode))) {
-    throw new ConfigError(`${where('socketMode')}: ${String(raw.socketMode)} is not an octal file mode such as 0600 or 0660`);
+  if (tls && listen.kind === 'unix') {
+    throw new ConfigError(`${where('tlsCert')}: TLS applies to a TCP listener, but ${where('listen')} is the unix socket ${listen.text}`);
+  }
+  const socketGroupName = str('socketGroup');
+  const socketGroup = socketGroupName ? { name: socketGroupName, gid: resolveGroup(socketGroupName, where('socketGroup')) } : undefined;
+  // With a group the socket is for the group's members too: 0660 unless a mode is set.
+  const modeText = String(socketGroup && origins.socketMode.kind === 'default' ? '0660' : raw.socketMode);
+  const socketMode = parseInt(modeText, 8);
+  if (!Number.isInteger(socketMode) || socketMode < 0 || socketMode > 0o777 || /[^0-7]/.test(modeText)) {
+    throw new ConfigError(`${where('socketMode')}: ${modeText} is not an octal file mode such as 0600 or 0660`);
   }
   for (const key of ['stateDir', 'criuPath', 'criuSocket', 'listen'] as const) {
     if (raw[key] !== undefined && String(raw[key]).trim() === '') throw new ConfigError(`${where(key)}: ${key} must not be empty`);
   }
+  const policyFile = str('policy');
+  let policy: Policy | undefined;
+  if (policyFile) {
+    let text: string;
+    try {
+      text = fs.readFileSync(policyFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`${where('policy')}: cannot read the policy file ${policyFile}: ${(err as Error).message}`);
+    }
+    try {
+      policy = parsePolicy(JSON.parse(text));
+    } catch (err) {
+      throw new ConfigError(`${where('policy')}: policy file ${policyFile}: ${(err as Error).message}`);
+    }
+  }
+  const allowCgroups = list('allowCgroup').map((c) => {
+    if (!c.startsWith('/')) throw new ConfigError(`${where('allowCgroup')}: ${JSON.stringify(c)} is not a cgroup v2 path (it starts with /, e.g. /kubepods.slice)`);
+    return c.length > 1 ? c.replace(/\/+$/, '') : c;
+  });
+  const allowUids = list('allowUid').map((u) => intIn(u, 0, 0xfffffffe, where('allowUid')));
   const criuSocket = raw.criuSocket === undefined ? undefined : String(raw.criuSocket);
   const found = raw.criuPath === undefined ? findCriu(env) : undefined;
   const config: AgentConfig = {
@@ -211,9 +312,18 @@ function resolveConfig({ argv = [], env = process.env }: ConfigSources): Resolve
     retainMaxCount: intIn(raw.retainMaxCount, 0, 1_000_000, where('retainMaxCount')),
     retainMaxBytes: intIn(raw.retainMaxBytes, 0, Number.MAX_SAFE_INTEGER, where('retainMaxBytes')),
     metricsListen: parseHttpAddress(String(raw.metricsListen ?? ''), where('metricsListen')),
+    socketGroup,
+    tls,
+    policy,
+    policyFile,
+    allowCgroups: Object.freeze(allowCgroups),
+    allowUids: Object.freeze(allowUids),
+    maxCallsPerClient: intIn(raw.maxCallsPerClient, 1, 10_000, where('maxCallsPerClient')),
   };
   Object.freeze(config.listen);
   if (config.metricsListen) Object.freeze(config.metricsListen);
+  if (config.socketGroup) Object.freeze(config.socketGroup);
+  if (config.tls) Object.freeze(config.tls);
   return { config: Object.freeze(config), origins, configFile, criuFound: found !== undefined };
 }
 
@@ -240,10 +350,12 @@ export function parseHttpAddress(text: string, where: string): HttpAddress | und
   return { host, port, text: t };
 }
 
-/** Flags of the form `--name value` or `--name=value`; unknown flags are errors. */
-function parseFlags(argv: readonly string[]): { config?: string; values: Record<string, string> } {
+/** Flags of the form `--name value` or `--name=value`; unknown flags are errors; repeatable ones collect a list. */
+function parseFlags(argv: readonly string[]): { config?: string; values: Record<string, string | string[]> } {
   const known = new Set<string>([...KEYS.map((k) => SOURCES[k][1]), '--config']);
-  const values: Record<string, string> = {};
+  const repeatable = new Set<string>(KEYS.filter((k) => REPEATABLE.has(k)).map((k) => SOURCES[k][1]));
+  const values: Record<string, string | string[]> = {};
+  let config: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     const eq = arg.indexOf('=');
@@ -251,16 +363,16 @@ function parseFlags(argv: readonly string[]): { config?: string; values: Record<
     if (!known.has(name)) {
       throw new ConfigError(`unknown option ${JSON.stringify(name)}; known options: ${[...known].sort().join(', ')}`);
     }
-    let value: string | undefined = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    const value: string | undefined = eq > 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new ConfigError(`option ${name} needs a value`);
-    values[name] = value;
-    value = undefined;
+    if (name === '--config') config = value;
+    else if (repeatable.has(name)) values[name] = [...((values[name] as string[] | undefined) ?? []), value];
+    else values[name] = value;
   }
-  const { '--config': config, ...rest } = values;
-  return { config, values: rest };
+  return { config, values };
 }
 
-function readConfigFile(file: string): Record<string, string | number> {
+function readConfigFile(file: string): Record<string, string | number | string[]> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -270,17 +382,51 @@ function readConfigFile(file: string): Record<string, string | number> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError(`config file ${file}: expected a JSON object of settings`);
   }
-  const out: Record<string, string | number> = {};
+  const out: Record<string, string | number | string[]> = {};
   for (const [k, v] of Object.entries(parsed)) {
     if (!KEYS.includes(k as Key))
       throw new ConfigError(`config file ${file}: unknown setting ${JSON.stringify(k)}; known: ${KEYS.join(', ')}`);
+    if (REPEATABLE.has(k) && Array.isArray(v)) {
+      if (!v.every((x) => typeof x === 'string' || typeof x === 'number'))
+        throw new ConfigError(`config file ${file}: ${k} must be a list of strings or numbers`);
+      out[k] = v.map(String);
+      continue;
+    }
     if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(`config file ${file}: ${k} must be a string or a number`);
     out[k] = v;
   }
   return out;
 }
 
-function intIn(v: string | number | undefined, min: number, max: number, where: string): number {
+/** An absolute path to a file the agent can read now (it is read again whenever it changes). */
+function readableFile(file: string, where: string, what: string): string {
+  const abs = path.resolve(file);
+  try {
+    fs.accessSync(abs, fs.constants.R_OK);
+    if (!fs.statSync(abs).isFile()) throw new Error('not a regular file');
+  } catch (err) {
+    throw new ConfigError(`${where}: the ${what} ${abs} cannot be read: ${(err as Error).message}`);
+  }
+  return abs;
+}
+
+/** A group name (looked up in /etc/group) or a numeric gid. */
+function resolveGroup(name: string, where: string): number {
+  if (/^\d+$/.test(name)) return Number(name);
+  let text = '';
+  try {
+    text = fs.readFileSync('/etc/group', 'utf8');
+  } catch {
+    // no /etc/group: only numeric gids work
+  }
+  for (const line of text.split('\n')) {
+    const [n, , gid] = line.split(':');
+    if (n === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  throw new ConfigError(`${where}: there is no group ${JSON.stringify(name)} in /etc/group (give a group name or a numeric gid)`);
+}
+
+function intIn(v: string | number | string[] | undefined, min: number, max: number, where: string): number {
   // Number('') is 0 and Number('0x10') is 16: only plain decimal digits are a number here.
   const n = typeof v === 'number' ? v : /^\d+$/.test(String(v).trim()) ? Number(v) : NaN;
   if (!Number.isInteger(n) || n < min || n > max)
@@ -288,7 +434,7 @@ function intIn(v: string | number | undefined, min: number, max: number, where: 
   return n;
 }
 
-function oneOf<T extends string>(v: string | number | undefined, allowed: readonly T[], where: string): T {
+function oneOf<T extends string>(v: string | number | string[] | undefined, allowed: readonly T[], where: string): T {
   if (!allowed.includes(v as T)) throw new ConfigError(`${where}: ${String(v)} is not one of ${allowed.join(', ')}`);
   return v as T;
 }

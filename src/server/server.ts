@@ -11,8 +11,12 @@ import type { Logger } from '../log';
 import { loadAgentPackageDefinition, loaderOptions } from '../proto';
 import type { Services } from '../service';
 import { agentHandlers } from './handlers';
+import { auditInterceptor } from './audit';
+import { authzInterceptor, UNIX_IDENTITY, type ListenerKind } from './authz';
 import { AgentMetrics, startMetricsServer, type MetricsServer } from './metrics';
 import { reflectionPackageDefinition } from './reflection';
+import { ReloadingTlsCredentials } from './tls';
+import { DEFAULTS } from '../config';
 
 export const AGENT_SERVICE = 'criu_agent.v1.CheckpointAgent';
 const HEALTH_INTERVAL_MS = 30_000;
@@ -36,10 +40,16 @@ export async function startServer(config: AgentConfig, services: Services, log: 
   const agentDef = loadAgentPackageDefinition();
   const proto = grpc.loadPackageDefinition(agentDef) as unknown as ProtoGrpcType;
   const metrics = config.metricsListen ? new AgentMetrics() : undefined;
-  const server = new grpc.Server({
-    'grpc.max_receive_message_length': 1 << 20,
-    ...(metrics ? { interceptors: [metrics.interceptor()] } : {}),
-  });
+  const listener: ListenerKind = config.listen.kind === 'unix' ? 'unix' : config.tls ? 'tls' : 'loopback';
+  const unixIdentity = config.policy?.unixIdentity ?? UNIX_IDENTITY;
+  // grpc-js runs the first interceptor nearest the transport: metrics and the
+  // audit see every call, also those the authorization refuses.
+  const interceptors = [
+    ...(metrics ? [metrics.interceptor()] : []),
+    auditInterceptor({ listener, unixIdentity, log }),
+    authzInterceptor({ policy: config.policy, listener, maxCallsPerClient: config.maxCallsPerClient ?? DEFAULTS.maxCallsPerClient, log }),
+  ];
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 1 << 20, interceptors });
   server.addService(proto.criu_agent.v1.CheckpointAgent.service, agentHandlers(services, log));
 
   const health = new HealthImplementation({ '': 'NOT_SERVING', [AGENT_SERVICE]: 'NOT_SERVING' });
@@ -48,18 +58,28 @@ export async function startServer(config: AgentConfig, services: Services, log: 
   new ReflectionService(reflectionPackageDefinition(agentDef, healthDef)).addToServer(server);
 
   let metricsServer: MetricsServer | undefined;
+  let tls: ReloadingTlsCredentials | undefined;
   let address: string;
   try {
     // The metrics listener first: failing to bind it must not leave a gRPC listener behind.
     if (metrics && config.metricsListen) metricsServer = await startMetricsServer(config.metricsListen, metrics, log);
-    address = await bind(server, config);
+    if (config.tls) tls = ReloadingTlsCredentials.create(config.tls, log);
+    address = await bind(server, config, tls ?? grpc.ServerCredentials.createInsecure());
   } catch (err) {
+    tls?.close();
     await metricsServer?.close();
     server.forceShutdown();
     throw err;
   }
   log.info(
-    { address, stateDir: config.stateDir, criu: services.check.description, ...(metricsServer ? { metrics: metricsServer.url } : {}) },
+    {
+      address,
+      stateDir: config.stateDir,
+      criu: services.check.description,
+      ...(metricsServer ? { metrics: metricsServer.url } : {}),
+      security: listener === 'tls' ? (config.tls?.clientCa ? 'mtls' : 'tls') : listener,
+      policy: config.policyFile ?? 'default',
+    },
     'criu-agent listening',
   );
 
@@ -97,13 +117,14 @@ export async function startServer(config: AgentConfig, services: Services, log: 
           resolve();
         });
       });
+      tls?.close();
       if (config.listen.kind === 'unix') await fsp.rm(config.listen.path, { force: true });
       await metricsServer?.close();
     },
   };
 }
 
-async function bind(server: grpc.Server, config: AgentConfig): Promise<string> {
+async function bind(server: grpc.Server, config: AgentConfig, credentials: grpc.ServerCredentials): Promise<string> {
   const listen = config.listen;
   let target: string;
   if (listen.kind === 'unix') {
@@ -120,12 +141,14 @@ async function bind(server: grpc.Server, config: AgentConfig): Promise<string> {
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(target, credentials, (err, p) => (err ? reject(err) : resolve(p))),
     );
   } finally {
     if (oldUmask !== undefined) process.umask(oldUmask);
   }
   if (listen.kind === 'unix') {
+    // Group first, then the mode: the socket is never open to a group it is not meant for.
+    if (config.socketGroup) await fsp.chown(listen.path, -1, config.socketGroup.gid);
     await fsp.chmod(listen.path, config.socketMode);
     return target;
   }

@@ -5,6 +5,7 @@ import { AgentError } from '../errors';
 import type { FinalState } from '../finalState';
 import { continueTree, snapshotTree, treeStatus, waitForTreeStatus, type TreeSnapshot, type TreeStatus } from '../proctree';
 import { StoppedTrees, type CheckpointStore } from '../store';
+import type { TargetRules } from './guards';
 import { Limiter } from './limiter';
 import { KeyedLocks } from './locks';
 
@@ -27,6 +28,11 @@ export class ServiceContext {
   constructor(readonly deps: ServiceDeps) {
     this.limiter = new Limiter(deps.config.maxConcurrentOperations);
     this.stopped = new StoppedTrees(deps.store.stateDir);
+  }
+
+  /** Which processes clients may target at all (--allow-cgroup, --allow-uid); empty lists: any. */
+  get targetRules(): TargetRules {
+    return { allowCgroups: this.deps.config.allowCgroups ?? [], allowUids: this.deps.config.allowUids ?? [] };
   }
 
   get criu(): CriuClient {

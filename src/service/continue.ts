@@ -11,7 +11,7 @@ export class ContinueService {
   async continue(pid: number): Promise<{ pids: number[]; stoppedBy: string }> {
     const decision = resolveFinalState('continue', 'UNSPECIFIED');
     if (!decision.ok) throw new AgentError('internal', decision.reason);
-    await guardTarget(pid);
+    await guardTarget(pid, this.ctx.targetRules);
     const release = this.ctx.locks.acquire([`pid ${pid}`], `continue of pid ${pid}`);
     try {
       const snap = await snapshotTree(pid);

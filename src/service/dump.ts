@@ -59,7 +59,7 @@ export class DumpService {
     if (p.parentId) validateCheckpointId(p.parentId, 'parent_checkpoint_id');
     if (p.parentId === p.checkpointId)
       throw new AgentError('invalid-argument', 'parent_checkpoint_id must name another checkpoint than checkpoint_id');
-    await guardTarget(p.pid);
+    await guardTarget(p.pid, this.ctx.targetRules);
 
     const release = this.ctx.locks.acquire(
       [`pid ${p.pid}`, `checkpoint ${p.checkpointId}`, ...(p.parentId ? [`checkpoint ${p.parentId}`] : [])],

@@ -6,13 +6,23 @@ import { isKernelThread, readProcess, readStat, type TreeSnapshot } from '../pro
 const MAX_ANCESTRY = 4096;
 
 /**
+ * The operator's allow-list of targets (--allow-cgroup, --allow-uid): a
+ * process must be in one of the cgroups (a cgroup v2 path or below it) and
+ * owned by one of the uids. An empty list does not restrict.
+ */
+export interface TargetRules {
+  readonly allowCgroups: readonly string[];
+  readonly allowUids: readonly number[];
+}
+
+/**
  * Pids no client may checkpoint, stop or signal through the agent: pid 1, the
  * agent itself and its threads, kernel threads, and any process whose tree
  * holds the agent (its parent, grandparent, ...: CRIU would freeze the agent
  * together with the tree it is dumping). Checked before any lock is taken or
  * CRIU started; guardTree checks the tree again once it is walked.
  */
-export async function guardTarget(pid: number): Promise<void> {
+export async function guardTarget(pid: number, rules?: TargetRules): Promise<void> {
   if (!Number.isSafeInteger(pid) || pid <= 0) throw invalidArgument(`pid must be a positive process id, got ${String(pid)}`);
   if (pid === 1) throw new AgentError('permission-denied', 'refusing to touch pid 1 (the init process of this node)');
   if (pid === process.pid) throw new AgentError('permission-denied', `refusing to touch pid ${pid}: it is the agent itself`);
@@ -30,6 +40,63 @@ export async function guardTarget(pid: number): Promise<void> {
         'and would be frozen with it; name the root of a tree the agent is not part of',
     );
   }
+  if (rules) await guardRules(pid, rules);
+}
+
+/**
+ * The allow-list rules, checked on the tree's root (the pid the client
+ * names). A pid that does not exist passes here: requireLiveProcess says
+ * NOT_FOUND for it, which tells nothing a client could not learn otherwise.
+ */
+export async function guardRules(pid: number, rules: TargetRules): Promise<void> {
+  if (rules.allowCgroups.length > 0) {
+    let text: string | undefined;
+    try {
+      text = await readFile(`/proc/${pid}/cgroup`, 'utf8');
+    } catch {
+      // gone: see above
+    }
+    if (text !== undefined) {
+      const cgroup = /^0::(.*)$/m.exec(text)?.[1];
+      if (cgroup === undefined) {
+        throw new AgentError(
+          'permission-denied',
+          `refusing to touch pid ${pid}: --allow-cgroup is set, but pid ${pid} is in no cgroup v2 hierarchy (no "0::" line in /proc/${pid}/cgroup)`,
+        );
+      }
+      if (!rules.allowCgroups.some((prefix) => cgroupUnder(cgroup, prefix))) {
+        throw new AgentError(
+          'permission-denied',
+          `refusing to touch pid ${pid}: its cgroup ${cgroup} is not under any --allow-cgroup (${rules.allowCgroups.join(', ')})`,
+        );
+      }
+    }
+  }
+  if (rules.allowUids.length > 0) {
+    let text: string | undefined;
+    try {
+      text = await readFile(`/proc/${pid}/status`, 'utf8');
+    } catch {
+      // gone: see above
+    }
+    const uids = text === undefined ? undefined : /^Uid:\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(text)?.slice(1).map(Number);
+    if (uids) {
+      // Real, effective, saved and filesystem uid: a set-uid program started by an allowed user is not that user's.
+      const names = ['real', 'effective', 'saved', 'filesystem'];
+      const bad = uids.findIndex((u) => !rules.allowUids.includes(u));
+      if (bad >= 0) {
+        throw new AgentError(
+          'permission-denied',
+          `refusing to touch pid ${pid}: its ${names[bad] ?? ''} uid ${uids[bad] ?? ''} is not an --allow-uid (${rules.allowUids.join(', ')})`,
+        );
+      }
+    }
+  }
+}
+
+/** `cgroup` is `prefix` or below it (path components, not characters: /a.slice does not cover /a.slice2). */
+export function cgroupUnder(cgroup: string, prefix: string): boolean {
+  return prefix === '/' || cgroup === prefix || cgroup.startsWith(prefix + '/');
 }
 
 /** A tree that contains the agent cannot be frozen by the agent's own CRIU. */

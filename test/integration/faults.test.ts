@@ -367,7 +367,8 @@ describe('the file system fills up', () => {
 describe('20 concurrent requests on 5 trees', () => {
   let agent: AgentProcess;
   beforeAll(async () => {
-    agent = await startAgent({ args: ['--max-concurrent-operations', '2'] });
+    // All 20 come from one client (the unix socket): above the default per-client limit of 16.
+    agent = await startAgent({ args: ['--max-concurrent-operations', '2', '--max-calls-per-client', '32'] });
   });
   afterAll(async () => {
     await agent?.dispose();

@@ -101,7 +101,7 @@ describe('loadConfig precedence: defaults < JSON file < env < flags', () => {
     const c = loadConfig({ argv: ['--log-level=debug', '--criu-log-level', '0', '--listen=127.0.0.1:0'], env: NO_ENV });
     expect(c.logLevel).toBe('debug');
     expect(c.criuLogLevel).toBe(0);
-    expect(c.listen).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 0, text: '127.0.0.1:0' });
+    expect(c.listen).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 0, text: '127.0.0.1:0', loopback: true });
   });
 
   it('ignores empty environment variables', () => {
@@ -214,10 +214,10 @@ describe('loadConfig validation names the source and the bad value', () => {
 
 describe('parseListenAddress', () => {
   it.each<[string, object]>([
-    ['127.0.0.1:0', { kind: 'tcp', host: '127.0.0.1', port: 0 }],
-    ['[::1]:50051', { kind: 'tcp', host: '[::1]', port: 50051 }],
-    ['localhost:1', { kind: 'tcp', host: 'localhost', port: 1 }],
-    ['127.3.2.1:65535', { kind: 'tcp', host: '127.3.2.1', port: 65535 }],
+    ['127.0.0.1:0', { kind: 'tcp', host: '127.0.0.1', port: 0, loopback: true }],
+    ['[::1]:50051', { kind: 'tcp', host: '[::1]', port: 50051, loopback: true }],
+    ['localhost:1', { kind: 'tcp', host: 'localhost', port: 1, loopback: true }],
+    ['127.3.2.1:65535', { kind: 'tcp', host: '127.3.2.1', port: 65535, loopback: true }],
     ['unix:/run/criu-agent/agent.sock', { kind: 'unix', path: '/run/criu-agent/agent.sock' }],
   ])('accepts %s', (text, want) => {
     expect(parseListenAddress(text)).toEqual({ ...want, text });
@@ -307,6 +307,14 @@ describe('reportConfig (criu-agent config print)', () => {
         'retainMaxCount',
         'socketMode',
         'stateDir',
+        'socketGroup',
+        'tlsCert',
+        'tlsKey',
+        'tlsClientCa',
+        'policy',
+        'allowCgroup',
+        'allowUid',
+        'maxCallsPerClient',
       ].sort(),
     );
   });
@@ -328,5 +336,107 @@ describe('reportConfig (criu-agent config print)', () => {
   it('is as strict as loadConfig', () => {
     expect(() => reportConfig({ argv: ['--pid-wait-ms', 'soon'], env: NO_ENV })).toThrow(ConfigError);
     expect(() => reportConfig({ argv: ['--nope', '1'], env: NO_ENV })).toThrow(/unknown option "--nope"/);
+  });
+});
+
+describe('security settings (issue #5)', () => {
+  /** A file in the temp dir with this content. */
+  const file = (name: string, content = 'x'): string => {
+    const f = path.join(tmp, name);
+    writeFileSync(f, content);
+    return f;
+  };
+
+  it('has no TLS, no policy, no target restriction and 16 calls per client by default', () => {
+    const c = loadConfig({ argv: [], env: NO_ENV });
+    expect(c.tls).toBeUndefined();
+    expect(c.policy).toBeUndefined();
+    expect(c.allowCgroups).toEqual([]);
+    expect(c.allowUids).toEqual([]);
+    expect(c.maxCallsPerClient).toBe(16);
+    expect(c.socketMode).toBe(0o600);
+  });
+
+  it('accepts any TCP address with TLS, and keeps the key, certificate and client CA as absolute paths', () => {
+    const cert = file('cert.pem');
+    const key = file('key.pem');
+    const ca = file('ca.pem');
+    const c = loadConfig({ argv: ['--listen', '0.0.0.0:50051', '--tls-cert', cert, '--tls-key', key, '--tls-client-ca', ca], env: NO_ENV });
+    expect(c.listen).toEqual({ kind: 'tcp', host: '0.0.0.0', port: 50051, text: '0.0.0.0:50051', loopback: false });
+    expect(c.tls).toEqual({ cert, key, clientCa: ca });
+    expect(Object.isFrozen(c.tls)).toBe(true);
+  });
+
+  it('requires TLS on a non-loopback address', () => {
+    expect(configError(['--listen', '10.0.0.1:50051']).message).toMatch(
+      /^flag --listen: .*plaintext TCP is only allowed on loopback .*TLS is required on any other address \(--tls-cert FILE --tls-key FILE\)/,
+    );
+  });
+
+  it('refuses a certificate without its key, a key without its certificate, and a client CA without TLS', () => {
+    const cert = file('cert.pem');
+    expect(configError(['--listen', '127.0.0.1:1', '--tls-cert', cert]).message).toBe(
+      'flag --tls-cert: a TLS certificate needs its private key too (--tls-key FILE)',
+    );
+    expect(configError(['--listen', '127.0.0.1:1', '--tls-key', cert]).message).toBe(
+      'flag --tls-key: a TLS private key needs its certificate too (--tls-cert FILE)',
+    );
+    expect(configError(['--listen', '127.0.0.1:1', '--tls-client-ca', cert]).message).toMatch(/^flag --tls-client-ca: client certificates \(mTLS\) need TLS/);
+  });
+
+  it('refuses unreadable TLS files, naming the file', () => {
+    const key = file('key.pem');
+    const missing = path.join(tmp, 'nope.pem');
+    expect(configError(['--listen', '127.0.0.1:1', '--tls-cert', missing, '--tls-key', key]).message).toMatch(
+      new RegExp(`^flag --tls-cert: the TLS certificate ${missing} cannot be read: ENOENT`),
+    );
+    const unreadable = file('unreadable.pem');
+    chmodSync(unreadable, 0o000);
+    if (process.getuid?.() !== 0) {
+      expect(configError(['--listen', '127.0.0.1:1', '--tls-cert', file('c.pem'), '--tls-key', unreadable]).message).toMatch(
+        /^flag --tls-key: the TLS private key .* cannot be read: EACCES/,
+      );
+    }
+    expect(configError(['--listen', '127.0.0.1:1', '--tls-cert', tmp, '--tls-key', key]).message).toMatch(/cannot be read: not a regular file/);
+  });
+
+  it('refuses TLS with a unix socket', () => {
+    expect(configError(['--tls-cert', file('c.pem'), '--tls-key', file('k.pem')]).message).toMatch(/^flag --tls-cert: TLS applies to a TCP listener, but default listen is the unix socket/);
+  });
+
+  it('collects repeated --allow-cgroup and --allow-uid, from flags, the environment and the file', () => {
+    const c = loadConfig({ argv: ['--allow-cgroup', '/kubepods.slice/', '--allow-cgroup=/system.slice/a.service', '--allow-uid', '0', '--allow-uid', '1000'], env: NO_ENV });
+    expect(c.allowCgroups).toEqual(['/kubepods.slice', '/system.slice/a.service']);
+    expect(c.allowUids).toEqual([0, 1000]);
+    expect(loadConfig({ argv: [], env: { CRIU_AGENT_ALLOW_UID: '5, 6' } }).allowUids).toEqual([5, 6]);
+    const f = configFile({ allowCgroup: ['/a', '/b'], allowUid: [7] });
+    expect(loadConfig({ argv: ['--config', f], env: NO_ENV })).toMatchObject({ allowCgroups: ['/a', '/b'], allowUids: [7] });
+    expect(reportConfig({ argv: ['--allow-uid', '3'], env: NO_ENV }).settings.allowUid).toMatchObject({ value: [3], source: 'flag --allow-uid' });
+  });
+
+  it('refuses a relative cgroup, a non-numeric uid, and a single-valued flag given twice keeps the last', () => {
+    expect(configError(['--allow-cgroup', 'kubepods']).message).toMatch(/^flag --allow-cgroup: "kubepods" is not a cgroup v2 path/);
+    expect(configError(['--allow-uid', 'root']).message).toMatch(/^flag --allow-uid: root is not a whole number/);
+    expect(configError(['--max-calls-per-client', '0']).message).toBe('flag --max-calls-per-client: 0 is not a whole number from 1 to 10000');
+  });
+
+  it('uses 0660 for a socket with a group unless a mode is set, and resolves the group', () => {
+    const c = loadConfig({ argv: ['--socket-group', 'root'], env: NO_ENV });
+    expect(c.socketGroup).toEqual({ name: 'root', gid: 0 });
+    expect(c.socketMode).toBe(0o660);
+    expect(loadConfig({ argv: ['--socket-group', '1234', '--socket-mode', '0640'], env: NO_ENV }).socketMode).toBe(0o640);
+    expect(configError(['--socket-group', 'no-such-group-here']).message).toMatch(/^flag --socket-group: there is no group "no-such-group-here"/);
+  });
+
+  it('loads and checks the policy file', () => {
+    const good = file('policy.json', JSON.stringify({ roles: { reader: ['Check'], operator: ['*'] }, bindings: [{ identity: 'unix', role: 'operator' }] }));
+    const c = loadConfig({ argv: ['--policy', good], env: NO_ENV });
+    expect(c.policy).toEqual({ roles: { reader: ['Check'], operator: ['*'] }, bindings: [{ identity: 'unix', role: 'operator' }], unixIdentity: 'unix' });
+    expect(c.policyFile).toBe(good);
+    const bad = file('bad.json', JSON.stringify({ roles: { r: ['Dumpp'] }, bindings: [] }));
+    expect(configError(['--policy', bad]).message).toMatch(/^flag --policy: policy file .*bad.json: roles.r: "Dumpp" is not an RPC of criu_agent.v1.CheckpointAgent/);
+    expect(configError(['--policy', path.join(tmp, 'none.json')]).message).toMatch(/^flag --policy: cannot read the policy file .*none.json: ENOENT/);
+    const unbound = file('unbound.json', JSON.stringify({ roles: {}, bindings: [{ identity: 'x', role: 'admin' }] }));
+    expect(configError(['--policy', unbound]).message).toMatch(/bindings\[0\]: no role "admin"/);
   });
 });

@@ -1,0 +1,225 @@
+import * as grpc from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
+import type { Logger } from '../log';
+
+/** The service the policy applies to; grpc.health.v1 and reflection stay open to every client that can connect. */
+export const AGENT_METHOD_PREFIX = '/criu_agent.v1.CheckpointAgent/';
+
+/** The RPCs of criu_agent.v1.CheckpointAgent a policy may name (proto/criu_agent/v1/agent.proto). */
+export const AGENT_METHODS = [
+  'Dump',
+  'PreDump',
+  'Restore',
+  'Continue',
+  'Check',
+  'ListCheckpoints',
+  'GetCheckpoint',
+  'DeleteCheckpoint',
+] as const;
+
+/** Identities of clients without a certificate. */
+export const UNIX_IDENTITY = 'unix';
+export const LOOPBACK_IDENTITY = 'loopback';
+export const ANONYMOUS_IDENTITY = 'anonymous';
+
+/**
+ * Who may call what (--policy FILE, JSON):
+ * `{"roles": {"reader": ["Check", "ListCheckpoints"], "operator": ["*"]},
+ *   "bindings": [{"identity": "spiffe://cluster/controller", "role": "operator"}],
+ *   "unixIdentity": "unix"}`.
+ * A client's identities are, over TLS with a verified client certificate, its
+ * certificate's URI, DNS and email SANs and its subject CN; on the unix socket
+ * `unixIdentity` (grpc-js does not expose the peer's uid); over plaintext
+ * loopback TCP "loopback"; over TLS without a client certificate "anonymous".
+ */
+export interface Policy {
+  /** Role -> the RPC names it allows ("*": all). */
+  readonly roles: Readonly<Record<string, readonly string[]>>;
+  readonly bindings: readonly { readonly identity: string; readonly role: string }[];
+  readonly unixIdentity: string;
+}
+
+/** Validates a parsed policy file; throws an Error whose message names the bad entry. */
+export function parsePolicy(json: unknown): Policy {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('expected a JSON object with "roles" and "bindings"');
+  const o = json as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!['roles', 'bindings', 'unixIdentity'].includes(k)) throw new Error(`unknown key ${JSON.stringify(k)}; known: roles, bindings, unixIdentity`);
+  }
+  if (typeof o.roles !== 'object' || o.roles === null || Array.isArray(o.roles)) throw new Error('"roles" must be an object of role name -> list of RPC names');
+  const roles: Record<string, readonly string[]> = {};
+  for (const [role, methods] of Object.entries(o.roles)) {
+    if (!Array.isArray(methods) || !methods.every((m) => typeof m === 'string')) throw new Error(`roles.${role} must be a list of RPC names`);
+    for (const m of methods) {
+      if (m !== '*' && !(AGENT_METHODS as readonly string[]).includes(m)) {
+        throw new Error(`roles.${role}: ${JSON.stringify(m)} is not an RPC of criu_agent.v1.CheckpointAgent (${AGENT_METHODS.join(', ')}, or "*")`);
+      }
+    }
+    roles[role] = Object.freeze([...(methods)]);
+  }
+  if (!Array.isArray(o.bindings)) throw new Error('"bindings" must be a list of {"identity": ..., "role": ...}');
+  const bindings = o.bindings.map((b: unknown, i) => {
+    const e = b as Record<string, unknown> | null;
+    if (typeof e !== 'object' || e === null || typeof e.identity !== 'string' || e.identity === '' || typeof e.role !== 'string') {
+      throw new Error(`bindings[${i}] must be {"identity": "...", "role": "..."}`);
+    }
+    if (!(e.role in roles)) throw new Error(`bindings[${i}]: no role ${JSON.stringify(e.role)} in "roles" (${Object.keys(roles).join(', ')})`);
+    return Object.freeze({ identity: e.identity, role: e.role });
+  });
+  if (o.unixIdentity !== undefined && (typeof o.unixIdentity !== 'string' || o.unixIdentity === '')) throw new Error('"unixIdentity" must be a non-empty string');
+  return Object.freeze({
+    roles: Object.freeze(roles),
+    bindings: Object.freeze(bindings),
+    unixIdentity: (o.unixIdentity) ?? UNIX_IDENTITY,
+  });
+}
+
+/** Who a call comes from: every name it may be bound by, the first one being the one logged. */
+export interface ClientIdentity {
+  readonly names: readonly string[];
+  /** Its TLS client certificate was verified against --tls-client-ca. */
+  readonly verified: boolean;
+}
+
+export type ListenerKind = 'unix' | 'loopback' | 'tls';
+
+/** A client's identity from the call's transport (the listener decides when there is no certificate). */
+export function identityOf(call: grpc.ServerInterceptingCallInterface, listener: ListenerKind, unixIdentity: string): ClientIdentity {
+  if (listener === 'unix') return { names: [unixIdentity], verified: false };
+  if (listener === 'loopback') return { names: [LOOPBACK_IDENTITY], verified: false };
+  // grpc-js gives the certificate only when the TLS handshake verified it.
+  const cert = call.getAuthContext().sslPeerCertificate;
+  const names = cert ? certificateNames(cert) : [];
+  return names.length > 0 ? { names, verified: true } : { names: [ANONYMOUS_IDENTITY], verified: false };
+}
+
+/** URI SANs (e.g. spiffe://...), then DNS and email SANs, then the subject CN. */
+export function certificateNames(cert: Pick<PeerCertificate, 'subjectaltname' | 'subject'>): string[] {
+  const sans = (cert.subjectaltname ?? '')
+    .split(/,\s*/)
+    .map((s) => /^(URI|DNS|email):(.+)$/.exec(s.trim()))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ kind: m[1] ?? '', value: m[2] ?? '' }));
+  const order = ['URI', 'DNS', 'email'];
+  const names = order.flatMap((k) => sans.filter((s) => s.kind === k).map((s) => s.value));
+  const cn = (cert.subject as Record<string, string | string[] | undefined> | undefined)?.CN;
+  for (const c of Array.isArray(cn) ? cn : cn ? [cn] : []) names.push(c);
+  return [...new Set(names)];
+}
+
+/** The decision for one call: allowed, or the sentence of the PERMISSION_DENIED. */
+export type Decision = { ok: true } | { ok: false; reason: string };
+
+/**
+ * The policy's answer; without a policy file: the unix socket (its file mode
+ * is the control), plaintext loopback TCP (as before: only this node can
+ * reach it) and verified client certificates (the client CA is the control)
+ * may call everything, a TLS client without a certificate nothing.
+ */
+export function authorize(policy: Policy | undefined, who: ClientIdentity, method: string): Decision {
+  const name = who.names[0] ?? ANONYMOUS_IDENTITY;
+  if (!policy) {
+    if (who.verified || name !== ANONYMOUS_IDENTITY) return { ok: true };
+    return {
+      ok: false,
+      reason: `identity ${name} may not call ${method}: the agent asks TLS clients for a certificate (--tls-client-ca) or a --policy that binds "${ANONYMOUS_IDENTITY}"`,
+    };
+  }
+  const allowed = new Set<string>();
+  for (const b of policy.bindings) {
+    if (!who.names.includes(b.identity)) continue;
+    for (const m of policy.roles[b.role] ?? []) allowed.add(m);
+  }
+  if (allowed.has('*') || allowed.has(method)) return { ok: true };
+  const list = allowed.size > 0 ? [...allowed].sort().join(', ') : 'nothing (no binding names this identity)';
+  return { ok: false, reason: `identity ${name} may not call ${method}; allowed: ${list}` };
+}
+
+export interface AuthzOptions {
+  policy?: Policy;
+  listener: ListenerKind;
+  /** Calls one identity may have in flight at once. */
+  maxCallsPerClient: number;
+  log: Logger;
+}
+
+/**
+ * The one place calls of criu_agent.v1.CheckpointAgent are authorized and
+ * limited per client: a grpc-js server interceptor that answers
+ * PERMISSION_DENIED (or RESOURCE_EXHAUSTED past --max-calls-per-client)
+ * before the handler starts. A call counts against its client until its
+ * handler answers (a cancelled call whose CRIU run is being stopped still
+ * counts), like the in-flight metric.
+ */
+export function authzInterceptor(opts: AuthzOptions): grpc.ServerInterceptor {
+  const inFlight = new Map<string, number>();
+  const unixIdentity = opts.policy?.unixIdentity ?? UNIX_IDENTITY;
+  const log = opts.log.child({ authz: true });
+  return (descriptor, call) => {
+    if (!descriptor.path.startsWith(AGENT_METHOD_PREFIX)) return new grpc.ServerInterceptingCall(call);
+    const method = descriptor.path.slice(AGENT_METHOD_PREFIX.length);
+    const who = identityOf(call, opts.listener, unixIdentity);
+    const name = who.names[0] ?? ANONYMOUS_IDENTITY;
+    let counted = false;
+    let handlerStarted = false;
+    let replied = false;
+    let cancelled = false;
+    const release = (): void => {
+      if (!counted) return;
+      counted = false;
+      const n = (inFlight.get(name) ?? 1) - 1;
+      if (n <= 0) inFlight.delete(name);
+      else inFlight.set(name, n);
+    };
+    return new grpc.ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (metadata, nextMetadata) => {
+            const decision = authorize(opts.policy, who, method);
+            if (!decision.ok) {
+              log.warn({ identity: name, identities: who.names, method, peer: peerOf(call) }, decision.reason);
+              call.sendStatus({ code: grpc.status.PERMISSION_DENIED, details: decision.reason, metadata: new grpc.Metadata() });
+              return;
+            }
+            const n = inFlight.get(name) ?? 0;
+            if (n >= opts.maxCallsPerClient) {
+              const details = `identity ${name} already has ${n} calls in flight (--max-calls-per-client ${opts.maxCallsPerClient}); retry when one has finished`;
+              log.warn({ identity: name, method }, details);
+              call.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details, metadata: new grpc.Metadata() });
+              return;
+            }
+            inFlight.set(name, n + 1);
+            counted = true;
+            nextMetadata(metadata);
+          },
+          onReceiveHalfClose: (nextHalfClose) => {
+            handlerStarted = true;
+            nextHalfClose();
+          },
+          onCancel: () => {
+            cancelled = true;
+            // Before its handler started, or after it replied, nothing more will end the call.
+            if (!handlerStarted || replied) release();
+          },
+        }),
+      sendMessage: (message, next) => {
+        replied = true;
+        // After a cancel grpc-js drops the reply and never sends its OK status.
+        if (cancelled) release();
+        next(message);
+      },
+      sendStatus: (status, next) => {
+        release();
+        next(status);
+      },
+    });
+  };
+}
+
+export function peerOf(call: grpc.ServerInterceptingCallInterface): string | undefined {
+  try {
+    return call.getPeer();
+  } catch {
+    return undefined;
+  }
+}
