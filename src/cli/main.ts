@@ -12,7 +12,9 @@ const SERVE_USAGE = `usage: criu-agent serve [--listen ADDR] [--state-dir DIR] [
                         [--socket-mode MODE] [--criu-log-level 0-4] [--pid-wait-ms MS]
                         [--log-level debug|info|warn|error] [--config FILE.json]
                         [--max-concurrent-operations N] [--retain-max-count N] [--retain-max-bytes N]
-                        [--metrics-listen HOST:PORT]
+                        [--metrics-listen HOST:PORT] [--socket-group GROUP]
+                        [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--policy FILE.json]
+                        [--allow-cgroup PREFIX]... [--allow-uid UID]... [--max-calls-per-client N]
 
 Runs the agent.
 
@@ -27,6 +29,12 @@ Runs the agent.
   --max-concurrent-operations N   CRIU operations at once, the rest wait; default ${DEFAULTS.maxConcurrentOperations}
   --retain-max-count N, --retain-max-bytes N   delete the oldest checkpoints beyond these; default 0 (keep all)
   --metrics-listen HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464); default off
+  --socket-group GROUP          let this group use the unix socket (mode 0660)
+  --tls-cert FILE, --tls-key FILE   serve TLS (required for TCP beyond loopback); re-read when the files change
+  --tls-client-ca FILE          require client certificates signed by this CA (mTLS)
+  --policy FILE.json            which identities may call which RPCs (deploy/policy.example.json)
+  --allow-cgroup PREFIX, --allow-uid UID   only touch processes in these cgroups / of these uids (repeatable)
+  --max-calls-per-client N      concurrent calls per client identity; the rest get RESOURCE_EXHAUSTED
   --config FILE.json   settings by name, e.g. {"stateDir": "/srv/criu"}; default $CRIU_AGENT_CONFIG
 Every option can also be set as CRIU_AGENT_<NAME> in the environment (e.g. CRIU_AGENT_STATE_DIR);
 flags win over the environment, which wins over the file. \`criu-agent config print\` shows the result.`;
