@@ -30,7 +30,10 @@ export interface DumpResult {
   sizeBytes: number;
 }
 
-const LOG_FILE = { dump: 'dump.log', 'pre-dump': 'pre-dump.log' } as const;
+/** dump[-<request id>].log: the request id ties CRIU's log to the agent's log lines of the call. */
+function logFileName(op: 'dump' | 'pre-dump', requestId?: string): string {
+  return requestId ? `${op}-${requestId}.log` : `${op}.log`;
+}
 
 /** Room left on top of the memory estimate: CRIU's own images (fds, mm, pstree, ...) and the log. */
 const SPACE_MARGIN_BYTES = 32 * 1024 * 1024;
@@ -103,7 +106,7 @@ export class DumpService {
     const startTime = await readStartTime(p.pid);
 
     const pending = await this.ctx.store.create(p.checkpointId);
-    const logFile = LOG_FILE[op];
+    const logFile = logFileName(op, requestId);
     const opts = {
       ...dumpCriuOpts(p.options),
       pid: p.pid,

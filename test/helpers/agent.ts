@@ -104,3 +104,12 @@ export async function expectStatus(p: Promise<unknown>, code: grpc.status, messa
   if (message && !message.test(se.details)) throw new Error(`status ${grpc.status[code]} as expected, but message ${JSON.stringify(se.details)} does not match ${message}`);
   return se;
 }
+
+/** True once CRIU has started writing its dump log in `dir` (a checkpoint's temporary directory); false if `dir` is gone. */
+export function hasDumpLog(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).some((f) => /^(pre-)?dump(-.*)?\.log$/.test(f));
+  } catch {
+    return false;
+  }
+}

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { snapshotTree, waitForTreeStatus } from '../../src/proctree';
-import { call, startAgent, type AgentProcess } from '../helpers/agent';
+import { call, startAgent, type AgentProcess, hasDumpLog } from '../helpers/agent';
 import { killAllTargets, startTarget } from '../helpers/target';
 
 jest.setTimeout(120_000);
@@ -29,7 +29,7 @@ it('SIGKILL of the agent mid-dump leaves the tree running and no checkpoint; the
   // temporary directory): a 1 GiB tree keeps CRIU busy for a second or so.
   const checkpoints = path.join(agent.stateDir, 'checkpoints');
   const criuStarted = (): boolean =>
-    fs.readdirSync(checkpoints).some((n) => n.startsWith(`.tmp-${id}-`) && fs.existsSync(path.join(checkpoints, n, 'dump.log')));
+    fs.readdirSync(checkpoints).some((n) => n.startsWith(`.tmp-${id}-`) && hasDumpLog(path.join(checkpoints, n)));
   for (let i = 0; i < 1000 && !criuStarted(); i++) await new Promise((r) => setTimeout(r, 5));
   expect(criuStarted()).toBe(true);
   const criuPid = (await snapshotTree(agent.pid))?.processes.find((p) => p.comm === 'criu')?.pid ?? 0;

@@ -13,7 +13,7 @@ import type { PreDumpResponse__Output } from '../../src/generated/criu_agent/v1/
 import type { RestoreResponse__Output } from '../../src/generated/criu_agent/v1/RestoreResponse';
 import type { ContinueResponse__Output } from '../../src/generated/criu_agent/v1/ContinueResponse';
 import { pidInUse, snapshotTree, treeStatus, waitForPidFree, waitForTreeStatus } from '../../src/proctree';
-import { call, expectStatus, startAgent, type AgentProcess } from '../helpers/agent';
+import { call, expectStatus, startAgent, type AgentProcess, hasDumpLog } from '../helpers/agent';
 import { killAllTargets, startTarget, type Target } from '../helpers/target';
 
 jest.setTimeout(120_000);
@@ -333,7 +333,7 @@ describe('errors', () => {
     const id = newId('cancel');
     const checkpoints = path.join(agent.stateDir, 'checkpoints');
     const criuStarted = (): boolean =>
-      fs.readdirSync(checkpoints).some((n) => n.startsWith(`.tmp-${id}-`) && fs.existsSync(path.join(checkpoints, n, 'dump.log')));
+      fs.readdirSync(checkpoints).some((n) => n.startsWith(`.tmp-${id}-`) && hasDumpLog(path.join(checkpoints, n)));
     const result = new Promise<grpc.ServiceError | null>((resolve) => {
       const c = agent.client.Dump({ pid: t.pid, checkpoint_id: id }, (err) => resolve(err));
       void (async () => {

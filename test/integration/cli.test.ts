@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { packageRoot } from '../../src/paths';
 import { waitForPidFree, waitForTreeStatus } from '../../src/proctree';
-import { startAgent, type AgentProcess } from '../helpers/agent';
+import { startAgent, type AgentProcess, hasDumpLog } from '../helpers/agent';
 import { killAllTargets, startTarget, type Target } from '../helpers/target';
 
 jest.setTimeout(120_000);
@@ -151,7 +151,7 @@ describe('criu-agent CLI against a real agent', () => {
     expect(d1.stdout).toMatch(new RegExp(`^  pids\\s+${t.allPids.join(' ')}$`, 'm'));
     expect(d1.stdout).toMatch(/^ {2}size\s+\d+\.\d (KiB|MiB)$/m);
     expect(d1.stdout).toMatch(/^ {2}frozen\s+[\d.]+ (µs|ms|s) \(freezing /m);
-    expect(d1.stdout).toMatch(new RegExp(`^  log\\s+${agent.stateDir}/checkpoints/${running}/dump\\.log$`, 'm'));
+    expect(d1.stdout).toMatch(new RegExp(`^  log\\s+${agent.stateDir}/checkpoints/${running}/dump-[A-Za-z0-9._-]+\\.log$`, 'm'));
     await t.query();
 
     // The default dump kills it; --json prints the reply.
@@ -286,7 +286,7 @@ describe('criu-agent CLI against a real agent', () => {
     // Interrupt once CRIU is at work (the checkpoint's temporary directory has its log).
     const checkpoints = path.join(agent.stateDir, 'checkpoints');
     for (let i = 0; i < 500; i++) {
-      if (fs.readdirSync(checkpoints).some((n) => n.startsWith(`.tmp-${id}-`) && fs.existsSync(path.join(checkpoints, n, 'dump.log'))))
+      if (fs.readdirSync(checkpoints).some((n) => n.startsWith(`.tmp-${id}-`) && hasDumpLog(path.join(checkpoints, n))))
         break;
       await new Promise((r) => setTimeout(r, 10));
     }

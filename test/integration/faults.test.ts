@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import type { DumpResponse__Output } from '../../src/generated/criu_agent/v1/DumpResponse';
 import type { RestoreResponse__Output } from '../../src/generated/criu_agent/v1/RestoreResponse';
 import { pidInUse, snapshotTree, waitForPidFree, waitForTreeStatus } from '../../src/proctree';
-import { call, startAgent, type AgentProcess } from '../helpers/agent';
+import { call, startAgent, type AgentProcess, hasDumpLog } from '../helpers/agent';
 import { killAllTargets, startTarget, type Target } from '../helpers/target';
 
 jest.setTimeout(180_000);
@@ -126,7 +126,7 @@ describe('CRIU killed', () => {
     try {
       // CRIU is at work once its log exists in the temporary directory.
       const tmpDir = await waitFor('the dump to start', () => {
-        const n = tmpEntries(checkpoints).find((e) => e.startsWith(`.tmp-${id}-`) && fs.existsSync(path.join(checkpoints, e, 'dump.log')));
+        const n = tmpEntries(checkpoints).find((e) => e.startsWith(`.tmp-${id}-`) && hasDumpLog(path.join(checkpoints, e)));
         return n && path.join(checkpoints, n);
       });
       await sleep(100);

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type { CheckResponse__Output } from '../../src/generated/criu_agent/v1/CheckResponse';
 import type { DumpResponse__Output } from '../../src/generated/criu_agent/v1/DumpResponse';
 import { waitForPidFree } from '../../src/proctree';
-import { call, expectStatus, startAgent, type AgentProcess } from '../helpers/agent';
+import { call, expectStatus, startAgent, type AgentProcess, hasDumpLog } from '../helpers/agent';
 import { killAllTargets, startTarget } from '../helpers/target';
 
 jest.setTimeout(120_000);
@@ -197,7 +197,7 @@ describe('metrics', () => {
     const id = `metrics-cancel-${process.pid}`;
     const checkpoints = path.join(agent.stateDir, 'checkpoints');
     const criuStarted = (): boolean =>
-      fs.readdirSync(checkpoints).some((n) => n.startsWith(`.tmp-${id}-`) && fs.existsSync(path.join(checkpoints, n, 'dump.log')));
+      fs.readdirSync(checkpoints).some((n) => n.startsWith(`.tmp-${id}-`) && hasDumpLog(path.join(checkpoints, n)));
     const code = await new Promise<grpc.status | undefined>((resolve) => {
       const c = agent.client.Dump({ pid: t.pid, checkpoint_id: id, final_state: 'FINAL_STATE_RUNNING' }, (err) => resolve(err?.code));
       void (async () => {
