@@ -40,7 +40,36 @@ export async function guardTarget(pid: number, rules?: TargetRules): Promise<voi
         'and would be frozen with it; name the root of a tree the agent is not part of',
     );
   }
+  const worker = await agentCriuWorkerAbove(pid);
+  if (worker !== undefined) {
+    throw new AgentError(
+      'permission-denied',
+      worker === pid
+        ? `refusing to touch pid ${pid}: it is one of the agent's own CRIU workers`
+        : `refusing to touch pid ${pid}: it descends from the agent's CRIU worker ${worker} (a tree being restored or dumped right now)`,
+    );
+  }
   if (rules) await guardRules(pid, rules);
+}
+
+/** Names the agent starts CRIU under (setpriv execs criu in place). */
+const WORKER_COMMS = new Set(['criu', 'setpriv']);
+
+/**
+ * The agent's own CRIU worker that `pid` is or descends from, if any: a
+ * child of the agent named criu. Trees CRIU is restoring are its children
+ * until it lets go of them; a finished restore is reparented away from the
+ * worker, so restored trees are not refused by this.
+ */
+async function agentCriuWorkerAbove(pid: number): Promise<number | undefined> {
+  let current = pid;
+  for (let depth = 0; depth < MAX_ANCESTRY && current > 1; depth++) {
+    const st = await readStat(current).catch(() => null);
+    if (!st) return undefined;
+    if (st.ppid === process.pid) return WORKER_COMMS.has(st.comm) ? current : undefined;
+    current = st.ppid;
+  }
+  return undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -711,6 +711,34 @@ describe('guards', () => {
     }
     expect(criu.calls).toEqual([]);
     expect(checkpointEntries()).toEqual([]);
+  });
+
+  it("the agent's own CRIU workers, and what they are restoring, are permission-denied", async () => {
+    // A child of the agent (this test process) named criu, with a child of its own.
+    const bin = mkdtempSync(path.join(os.tmpdir(), 'fake-criu-'));
+    symlinkSync('/bin/sh', path.join(bin, 'criu'));
+    const worker = spawn(path.join(bin, 'criu'), ['-c', 'sleep 1000 & wait'], { stdio: 'ignore' });
+    let childPid = 0;
+    try {
+      const workerPid = worker.pid ?? 0;
+      for (let i = 0; i < 100 && !childPid; i++) {
+        childPid = (await snapshotTree(workerPid))?.processes[1]?.pid ?? 0;
+        if (!childPid) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect((await readProcess(workerPid))?.comm).toBe('criu');
+      expect(childPid).toBeGreaterThan(0);
+      const own = await agentRejection(services.dump.dump(dumpParams(workerPid)));
+      expect(own.kind).toBe('permission-denied');
+      expect(own.message).toMatch(/one of the agent's own CRIU workers/);
+      const below = await agentRejection(services.continue.continue(childPid));
+      expect(below.kind).toBe('permission-denied');
+      expect(below.message).toMatch(new RegExp(`descends from the agent's CRIU worker ${workerPid}`));
+      expect(criu.calls).toEqual([]);
+    } finally {
+      if (childPid) process.kill(childPid, 'SIGKILL');
+      worker.kill('SIGKILL');
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it('a kernel thread is permission-denied', async () => {
