@@ -15,6 +15,7 @@ export {
   isExitedTask,
   isZombieProcess,
   readStat,
+  readStartTime,
   readProcess,
   readTaskChildren,
   pidInUse,
@@ -24,4 +25,4 @@ export {
 } from './procfs';
 export { type TreeSnapshot, type TreeStatus, snapshotTree, treeStatus, waitForTreeStatus } from './tree';
 export { signalTree, continueTree } from './signals';
-export { estimateMemoryBytes, readCommandLine, readStartTime } from './memory';
+export { estimateMemoryBytes, readCommandLine } from './memory';

@@ -38,16 +38,3 @@ export async function readCommandLine(pid: number): Promise<string[]> {
     return [];
   }
 }
-
-/** Process start time in clock ticks since boot (stat field 22): with the pid, names one process across pid reuse. */
-export async function readStartTime(pid: number): Promise<number | null> {
-  try {
-    const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Field 3 (state) is fields[0], so field 22 is fields[19].
-    const v = Number(fields[19]);
-    return Number.isFinite(v) ? v : null;
-  } catch {
-    return null;
-  }
-}

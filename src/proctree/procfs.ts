@@ -74,11 +74,7 @@ export function parseStat(text: string): ProcStat {
   }
   const pid = Number(text.slice(0, open));
   const comm = text.slice(open + 2, close);
-  // Fields from 3 on; index 0 here is field 3.
-  const rest = text
-    .slice(close + 1)
-    .trim()
-    .split(/\s+/);
+  const rest = fieldsAfterComm(text, close);
   const state = rest[0];
   const ppid = Number(rest[1]);
   const pgrp = Number(rest[2]);
@@ -88,6 +84,29 @@ export function parseStat(text: string): ProcStat {
     throw new ProcStatParseError(`malformed stat line: ${JSON.stringify(text.slice(0, 80))}`);
   }
   return { pid, comm, state, ppid, pgrp, session, flags };
+}
+
+/** Fields 3 and on of a stat line (index 0 is field 3), split after the comm's closing parenthesis. */
+function fieldsAfterComm(text: string, close = text.lastIndexOf(')')): string[] {
+  return text
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
+}
+
+/**
+ * Process start time in clock ticks since boot (stat field 22): with the pid,
+ * it names one process across pid reuse. Null when the process is gone.
+ */
+export async function readStartTime(pid: number): Promise<number | null> {
+  let text: string;
+  try {
+    text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  const v = Number(fieldsAfterComm(text)[19]);
+  return Number.isInteger(v) ? v : null;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { AgentError, invalidArgument } from '../errors';
-import { isKernelThread, readProcess, readStat, type TreeSnapshot } from '../proctree';
+import { isKernelThread, isZombieProcess, readProcess, readStat, type TreeSnapshot } from '../proctree';
 
 /** The ppid walk gives up after this many steps (a real chain is a few dozen deep at most). */
 const MAX_ANCESTRY = 4096;
@@ -148,7 +148,7 @@ export async function requireLiveProcess(pid: number): Promise<void> {
     }
     throw new AgentError('not-found', `no process with pid ${pid} on this node`);
   }
-  if (p.tasks.every((t) => t.state === 'zombie' || t.state === 'dead')) {
+  if (isZombieProcess(p)) {
     throw new AgentError(
       'failed-precondition',
       `pid ${pid} (${p.comm}) has exited and is a zombie waiting for its parent (pid ${p.ppid}) to reap it; there is nothing left to checkpoint`,

@@ -4,7 +4,7 @@ import { AgentError } from '../errors';
 import { resolveFinalState, type FinalState, type RequestedState } from '../finalState';
 import { promises as fsp } from 'node:fs';
 import { readRestoreStats, RESTORE_STATS_FILE, type RestoreStats } from '../criu/stats';
-import { pidInUse, readProcess, readStartTime, waitForPidFree } from '../proctree';
+import { isZombieProcess, pidInUse, readProcess, readStartTime, waitForPidFree } from '../proctree';
 import { RECORD_FILE, type CheckpointRecord } from '../store';
 import { verifyDirectory } from '../store/digest';
 import { validateCheckpointId } from '../store';
@@ -160,7 +160,7 @@ export class RestoreService {
       if (await waitForPidFree(pid, this.ctx.deps.config.pidWaitMs)) continue;
       const holder = await readProcess(pid);
       if (!holder) continue;
-      const zombie = holder.tasks.every((t) => t.state === 'zombie' || t.state === 'dead');
+      const zombie = isZombieProcess(holder);
       throw new AgentError(
         'already-exists',
         `cannot restore checkpoint ${id}: pid ${pid} of its tree is in use by ${holder.comm} (parent ${holder.ppid})` +
