@@ -72,6 +72,8 @@ export class DumpService {
       await requireLiveProcess(p.pid);
       const parent = p.parentId ? await this.requireParent(p.parentId) : undefined;
       if (op === 'pre-dump') await this.requireMemoryTracking(signal);
+      // store.create checks again (a race is possible); this one answers
+      // before the call waits for a CRIU slot.
       if (await this.ctx.store.get(p.checkpointId)) {
         throw new AgentError('already-exists', `checkpoint ${p.checkpointId} already exists; choose another checkpoint_id`);
       }

@@ -26,8 +26,12 @@ export interface RestoreResult {
   logPath: string;
 }
 
-/** restore-<time>[-<request id>].log */
+/** restore-<time>[-<request id>].log: restore logs are kept with the checkpoint but are not part of its manifest. */
 const RESTORE_LOG = /^restore-\d{4}-\d{2}-\d{2}T\d+Z(-[A-Za-z0-9._-]+)?\.log$/;
+
+function restoreLogName(requestId?: string): string {
+  return `restore-${new Date().toISOString().replace(/[:.]/g, '')}${requestId ? `-${requestId}` : ''}.log`;
+}
 
 /** Restore: recreate a dumped tree with its original pids. */
 export class RestoreService {
@@ -72,8 +76,7 @@ export class RestoreService {
     requestId?: string,
   ): Promise<RestoreResult> {
     const imagesDir = this.ctx.store.pathOf(p.checkpointId);
-    const logFile = `restore-${new Date().toISOString().replace(/[:.]/g, '')}${requestId ? `-${requestId}` : ''}.log`;
-    // RESTORE_LOG must match this name: restore logs are not part of the manifest.
+    const logFile = restoreLogName(requestId);
     const opts = {
       ...restoreCriuOpts(p.options),
       log_level: this.ctx.deps.config.criuLogLevel,
