@@ -5,15 +5,13 @@
  * allow-lists (--allow-cgroup, --allow-uid) and the per-client call limit.
  */
 import * as grpc from '@grpc/grpc-js';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as tls from 'node:tls';
 import type { CheckpointAgentClient } from '../../src/generated/criu_agent/v1/CheckpointAgent';
 import type { ProtoGrpcType } from '../../src/generated/agent';
 import { loadAgentPackageDefinition } from '../../src/proto';
 import { call, expectStatus, startAgent, type AgentProcess } from '../helpers/agent';
+import { CertDir } from '../helpers/certs';
 import { killAllTargets, startTarget } from '../helpers/target';
 
 jest.setTimeout(180_000);
@@ -21,28 +19,9 @@ jest.setTimeout(180_000);
 const { PERMISSION_DENIED, RESOURCE_EXHAUSTED, UNAVAILABLE, FAILED_PRECONDITION } = grpc.status;
 const proto = grpc.loadPackageDefinition(loadAgentPackageDefinition()) as unknown as ProtoGrpcType;
 
-let dir: string;
-const p = (name: string): string => path.join(dir, name);
-const openssl = (...args: string[]): void => {
-  execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-};
-
-/** A CA (key and self-signed certificate) named `name`. */
-function makeCa(name: string): void {
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-    '-subj', `/CN=${name}`, '-keyout', p(`${name}.key`), '-out', p(`${name}.pem`));
-}
-
-/** A certificate `name` signed by `ca` with these subjectAltNames. */
-function makeCert(name: string, ca: string, cn: string, san: string, usage: 'serverAuth' | 'clientAuth'): void {
-  openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${cn}`,
-    '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`));
-  fs.writeFileSync(p(`${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=${usage}\n`);
-  openssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p(`${ca}.pem`), '-CAkey', p(`${ca}.key`), '-CAcreateserial',
-    '-days', '2', '-extfile', p(`${name}.ext`), '-out', p(`${name}.pem`));
-}
-
-const read = (name: string): Buffer => fs.readFileSync(p(name));
+let certs: CertDir;
+const p = (name: string): string => certs.path(name);
+const read = (name: string): Buffer => certs.read(name);
 
 /** A client of `address` over TLS trusting `ca`, presenting the client certificate `who` (if any). */
 function tlsClient(address: string, who?: string, ca = 'ca'): CheckpointAgentClient {
@@ -94,14 +73,14 @@ const agents: AgentProcess[] = [];
 const track = <T extends CheckpointAgentClient>(c: T): T => (clients.push(c), c);
 
 beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-security-'));
-  makeCa('ca');
-  makeCa('rogue-ca');
-  makeCert('server', 'ca', 'criu-agent', 'DNS:localhost,IP:127.0.0.1', 'serverAuth');
-  makeCert('server2', 'ca', 'criu-agent-renewed', 'DNS:localhost,IP:127.0.0.1', 'serverAuth');
-  makeCert('controller', 'ca', 'controller', 'URI:spiffe://cluster/controller', 'clientAuth');
-  makeCert('reader', 'ca', 'reader', 'URI:spiffe://cluster/reader', 'clientAuth');
-  makeCert('rogue', 'rogue-ca', 'controller', 'URI:spiffe://cluster/controller', 'clientAuth');
+  certs = new CertDir('criu-agent-security-');
+  certs.makeCa('ca');
+  certs.makeCa('rogue-ca');
+  certs.makeCert('server', 'ca', 'criu-agent', 'DNS:localhost,IP:127.0.0.1', 'serverAuth');
+  certs.makeCert('server2', 'ca', 'criu-agent-renewed', 'DNS:localhost,IP:127.0.0.1', 'serverAuth');
+  certs.makeCert('controller', 'ca', 'controller', 'URI:spiffe://cluster/controller', 'clientAuth');
+  certs.makeCert('reader', 'ca', 'reader', 'URI:spiffe://cluster/reader', 'clientAuth');
+  certs.makeCert('rogue', 'rogue-ca', 'controller', 'URI:spiffe://cluster/controller', 'clientAuth');
   fs.copyFileSync(p('server.pem'), p('live.pem'));
   fs.copyFileSync(p('server.key'), p('live.key'));
   fs.writeFileSync(
@@ -120,7 +99,7 @@ afterAll(async () => {
   for (const c of clients) c.close();
   for (const a of agents) await a.dispose();
   await killAllTargets();
-  fs.rmSync(dir, { recursive: true, force: true });
+  certs.remove();
 });
 
 describe('mTLS with a policy', () => {
