@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import path from 'node:path';
+import { ADDON_FILE, loadAddon, type NativeAddon } from '../native/addon';
 
 /** One message-oriented duplex channel to a CRIU RPC server. */
 export interface CriuChannel {
@@ -57,44 +57,17 @@ export class CriuTransportError extends Error {
 // ---------------------------------------------------------------------------
 // The addon
 
-interface ReceiverHandle {
-  stop(): void;
-}
+type ReceiverHandle = ReturnType<NativeAddon['startReceiving']>;
 
-interface SeqpacketBinding {
-  socketpair(): [number, number];
-  connect(socketPath: string): number;
-  send(fd: number, data: Uint8Array): void;
-  startReceiving(fd: number, callback: (err: unknown, data: Uint8Array | null) => void): ReceiverHandle;
-  close(fd: number): void;
-}
-
-let binding: SeqpacketBinding | undefined;
-
-/** The directory holding package.json: works from src/criu (ts-jest) and from the compiled output. */
-function packageRoot(): string {
-  for (let dir = __dirname; ;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return path.join(__dirname, '..', '..');
-    dir = parent;
-  }
-}
-
-function loadBinding(): SeqpacketBinding {
-  if (binding) return binding;
-  const file = path.join(packageRoot(), 'src', 'native', 'build', 'Release', 'seqpacket.node');
-  const mod: { exports: unknown } = { exports: {} };
+function loadBinding(): NativeAddon {
   try {
-    process.dlopen(mod, file);
+    return loadAddon();
   } catch (err) {
-    throw new CriuTransportError(`cannot load the seqpacket addon ${file} (build it with npm run build:native): ${messageOf(err)}`, {
+    throw new CriuTransportError(`cannot load the seqpacket addon ${ADDON_FILE} (build it with npm run build:native): ${messageOf(err)}`, {
       cause: err,
       code: 'ENOADDON',
     });
   }
-  binding = mod.exports as SeqpacketBinding;
-  return binding;
 }
 
 // The addon's errors come from the main V8 context (not jest's), so no instanceof.
@@ -155,7 +128,7 @@ export class SeqpacketChannel implements CriuChannel {
 
   constructor(
     fd: number,
-    private readonly lib: SeqpacketBinding = loadBinding(),
+    private readonly lib: NativeAddon = loadBinding(),
   ) {
     this.fd = fd;
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
@@ -240,7 +213,7 @@ export class SeqpacketChannel implements CriuChannel {
   }
 }
 
-function closeQuietly(lib: SeqpacketBinding, fd: number): void {
+function closeQuietly(lib: NativeAddon, fd: number): void {
   try {
     lib.close(fd);
   } catch {

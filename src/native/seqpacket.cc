@@ -1,6 +1,8 @@
 // AF_UNIX SOCK_SEQPACKET sockets for talking to CRIU's RPC server (Node has
 // none). Sends are synchronous and never block; receiving is driven by a
-// uv_poll_t on the environment's event loop (no thread pool).
+// uv_poll_t on the environment's event loop (no thread pool). Also the one
+// AF_UNIX query Node lacks for the agent's own socket: the peer's
+// credentials (SO_PEERCRED), which the authorization uses as an identity.
 #include <napi.h>
 #include <uv.h>
 
@@ -302,6 +304,23 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   bool referenced_ = false;
 };
 
+// peerCredentials(fd) -> { pid, uid, gid } of the process that connected (or
+// created the socket pair), as the kernel recorded them at connect time.
+Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    throw SysError(env, errno, "getsockopt");
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("pid", Napi::Number::New(env, cred.pid));
+  result.Set("uid", Napi::Number::New(env, cred.uid));
+  result.Set("gid", Napi::Number::New(env, cred.gid));
+  return result;
+}
+
 struct AddonData {
   Napi::FunctionReference receiver;
 };
@@ -327,6 +346,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("send", Napi::Function::New(env, Send, "send"));
   exports.Set("startReceiving", Napi::Function::New(env, StartReceiving, "startReceiving"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   return exports;
 }
 
