@@ -6,7 +6,8 @@ import { parsePolicy, type Policy } from './server/authz';
 
 /** The agent's settings, validated once at start and passed explicitly. */
 export interface AgentConfig {
-  readonly listen: ListenAddress;
+  /** Where gRPC is served: one or more unix sockets and TCP addresses (--listen, repeatable). */
+  readonly listeners: readonly ListenAddress[];
   readonly stateDir: string;
   /** The criu binary started as `criu swrk` for each operation (ignored with criuSocket). */
   readonly criuPath: string;
@@ -28,7 +29,7 @@ export interface AgentConfig {
   readonly metricsListen?: HttpAddress;
   /** Group that owns the unix socket (name or gid); with it the socket's mode defaults to 0660. */
   readonly socketGroup?: { name: string; gid: number };
-  /** TLS for a TCP listener: certificate chain and key (PEM), reloaded when the files change. */
+  /** TLS for every TCP listener: certificate chain and key (PEM), reloaded when the files change. */
   readonly tls?: TlsFiles;
   /** Who may call which RPC (--policy FILE); unset: the built-in default (see src/server/authz.ts). */
   readonly policy?: Policy;
@@ -108,7 +109,7 @@ const SOURCES = {
  * in the environment they are comma-separated, in the file a JSON array.
  * Values from one source replace (not extend) those of a lower one.
  */
-const REPEATABLE = new Set<string>(['allowCgroup', 'allowUid']);
+const REPEATABLE = new Set<string>(['listen', 'allowCgroup', 'allowUid']);
 
 type Key = keyof typeof SOURCES;
 const KEYS = Object.keys(SOURCES) as Key[];
@@ -142,7 +143,7 @@ export function loadConfig(sources: ConfigSources = {}): AgentConfig {
 export function reportConfig(sources: ConfigSources = {}): ConfigReport {
   const { config, origins, configFile, criuFound } = resolveConfig(sources);
   const shown: Record<Key, string | number | (string | number)[] | null> = {
-    listen: config.listen.text,
+    listen: config.listeners.map((l) => l.text),
     stateDir: config.stateDir,
     criuPath: config.criuPath,
     criuSocket: config.criuSocket ?? null,
@@ -257,14 +258,12 @@ function resolveConfig({ argv = [], env = process.env }: ConfigSources): Resolve
     };
   }
 
-  let listen: ListenAddress;
-  try {
-    listen = parseListenAddress(String(raw.listen), { tls: tls !== undefined });
-  } catch (err) {
-    throw new ConfigError(`${where('listen')}: ${(err as Error).message}`);
-  }
-  if (tls && listen.kind === 'unix') {
-    throw new ConfigError(`${where('tlsCert')}: TLS applies to a TCP listener, but ${where('listen')} is the unix socket ${listen.text}`);
+  const listeners = parseListeners(list('listen'), tls !== undefined, where('listen'));
+  if (tls && listeners.every((l) => l.kind === 'unix')) {
+    throw new ConfigError(
+      `${where('tlsCert')}: TLS applies to TCP listeners, but ${where('listen')} names only unix sockets ` +
+        `(${listeners.map((l) => l.text).join(', ')}); add one such as --listen 0.0.0.0:50051`,
+    );
   }
   const socketGroupName = str('socketGroup');
   const socketGroup = socketGroupName ? { name: socketGroupName, gid: resolveGroup(socketGroupName, where('socketGroup')) } : undefined;
@@ -274,7 +273,7 @@ function resolveConfig({ argv = [], env = process.env }: ConfigSources): Resolve
   if (!Number.isInteger(socketMode) || socketMode < 0 || socketMode > 0o777 || /[^0-7]/.test(modeText)) {
     throw new ConfigError(`${where('socketMode')}: ${modeText} is not an octal file mode such as 0600 or 0660`);
   }
-  for (const key of ['stateDir', 'criuPath', 'criuSocket', 'listen'] as const) {
+  for (const key of ['stateDir', 'criuPath', 'criuSocket'] as const) {
     if (raw[key] !== undefined && String(raw[key]).trim() === '') throw new ConfigError(`${where(key)}: ${key} must not be empty`);
   }
   const policyFile = str('policy');
@@ -300,7 +299,7 @@ function resolveConfig({ argv = [], env = process.env }: ConfigSources): Resolve
   const criuSocket = raw.criuSocket === undefined ? undefined : String(raw.criuSocket);
   const found = raw.criuPath === undefined ? findCriu(env) : undefined;
   const config: AgentConfig = {
-    listen,
+    listeners: Object.freeze(listeners),
     stateDir: path.resolve(String(raw.stateDir)),
     criuPath: raw.criuPath !== undefined ? String(raw.criuPath) : (found ?? FALLBACK_CRIU),
     criuSocket: criuSocket ? path.resolve(criuSocket) : undefined,
@@ -320,11 +319,33 @@ function resolveConfig({ argv = [], env = process.env }: ConfigSources): Resolve
     allowUids: Object.freeze(allowUids),
     maxCallsPerClient: intIn(raw.maxCallsPerClient, 1, 10_000, where('maxCallsPerClient')),
   };
-  Object.freeze(config.listen);
+  for (const l of listeners) Object.freeze(l);
   if (config.metricsListen) Object.freeze(config.metricsListen);
   if (config.socketGroup) Object.freeze(config.socketGroup);
   if (config.tls) Object.freeze(config.tls);
   return { config: Object.freeze(config), origins, configFile, criuFound: found !== undefined };
+}
+
+/**
+ * The gRPC listeners: each `unix:/path` or `host:port`, none twice. TLS, when
+ * configured, applies to every TCP listener (a plaintext one would be a
+ * second, weaker door to the same RPCs); without it TCP is loopback only.
+ */
+function parseListeners(texts: string[], tls: boolean, where: string): ListenAddress[] {
+  if (texts.length === 0) throw new ConfigError(`${where}: listen must name at least one address (unix:/path or host:port)`);
+  const listeners: ListenAddress[] = [];
+  for (const text of texts) {
+    let l: ListenAddress;
+    try {
+      l = parseListenAddress(text, { tls });
+    } catch (err) {
+      throw new ConfigError(`${where}: ${(err as Error).message}`);
+    }
+    const same = listeners.find((o) => (o.kind === 'unix' && l.kind === 'unix' ? o.path === l.path : o.text === l.text));
+    if (same) throw new ConfigError(`${where}: ${l.text} is given twice`);
+    listeners.push(l);
+  }
+  return listeners;
 }
 
 /**

@@ -65,8 +65,8 @@ export async function startBenchAgent(opts: StartAgentOptions): Promise<BenchAge
   while (address === undefined) {
     for (const line of out.split('\n')) {
       if (!line.includes('criu-agent listening')) continue;
-      // {"msg":"criu-agent listening","address":"unix:/path" | "127.0.0.1:port",...}
-      address = /"address":"([^"]+)"/.exec(line)?.[1];
+      // {"msg":"criu-agent listening","addresses":["unix:/path" | "127.0.0.1:port"],...}: the bench gives one --listen.
+      address = (JSON.parse(line) as { addresses: string[] }).addresses[0];
     }
     if (address !== undefined) break;
     if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode} before listening:\n${out}`);

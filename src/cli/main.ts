@@ -8,7 +8,7 @@ import { EXIT, UsageError, parseCommand, positionals, str } from './args';
 import { AgentConnection, isCallFailure, resolveAddress } from './client';
 import { CLIENT_COMMANDS, CLIENT_FLAGS_HELP, clientCommandsHelp, reportFailure, runClientCommand, type Io } from './commands';
 
-const SERVE_USAGE = `usage: criu-agent serve [--listen ADDR] [--state-dir DIR] [--criu-path PATH | --criu-socket PATH]
+const SERVE_USAGE = `usage: criu-agent serve [--listen ADDR]... [--state-dir DIR] [--criu-path PATH | --criu-socket PATH]
                         [--socket-mode MODE] [--criu-log-level 0-4] [--pid-wait-ms MS]
                         [--log-level debug|info|warn|error] [--config FILE.json]
                         [--max-concurrent-operations N] [--retain-max-count N] [--retain-max-bytes N]
@@ -18,7 +18,8 @@ const SERVE_USAGE = `usage: criu-agent serve [--listen ADDR] [--state-dir DIR] [
 
 Runs the agent.
 
-  --listen ADDR        unix:/path or host:port (plaintext TCP on loopback only); default ${DEFAULTS.listen}
+  --listen ADDR        unix:/path or host:port, repeatable (e.g. the socket and a TLS port); TCP is TLS when
+                       --tls-cert is set, else loopback only; default ${DEFAULTS.listen}
   --state-dir DIR      where checkpoints are kept; default ${DEFAULTS.stateDir}
   --criu-path PATH     criu binary started as "criu swrk" per operation; default: criu on PATH, else /usr/local/sbin/criu
   --criu-socket PATH   use a running "criu service" socket instead of starting criu
@@ -30,7 +31,7 @@ Runs the agent.
   --retain-max-count N, --retain-max-bytes N   delete the oldest checkpoints beyond these; default 0 (keep all)
   --metrics-listen HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9464); default off
   --socket-group GROUP          let this group use the unix socket (mode 0660)
-  --tls-cert FILE, --tls-key FILE   serve TLS (required for TCP beyond loopback); re-read when the files change
+  --tls-cert FILE, --tls-key FILE   serve TLS on every TCP listener (required beyond loopback); re-read when the files change
   --tls-client-ca FILE          require client certificates signed by this CA (mTLS)
   --policy FILE.json            which identities may call which RPCs (deploy/policy.example.json)
   --allow-cgroup PREFIX, --allow-uid UID   only touch processes in these cgroups / of these uids (repeatable)

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log';
-import { AGENT_METHOD_PREFIX, ANONYMOUS_IDENTITY, identityOf, peerOf, type ListenerKind } from './authz';
+import { AGENT_METHOD_PREFIX, ANONYMOUS_IDENTITY, identityOf, peerOf, type Transports } from './authz';
 
 /** The calls that change something on the node or in the store. */
 export const AUDITED_METHODS: ReadonlySet<string> = new Set(['Dump', 'PreDump', 'Restore', 'Continue', 'DeleteCheckpoint']);
@@ -21,14 +21,14 @@ interface AuditedRequest {
  * it took (ms). Calls refused by the policy or the per-client limit are
  * audited too (it sits outside the authorization interceptor).
  */
-export function auditInterceptor(opts: { listener: ListenerKind; unixIdentity: string; log: Logger }): grpc.ServerInterceptor {
+export function auditInterceptor(opts: { transports: Transports; log: Logger }): grpc.ServerInterceptor {
   const log = opts.log.child({ audit: true });
   return (descriptor, call) => {
     if (!descriptor.path.startsWith(AGENT_METHOD_PREFIX)) return new grpc.ServerInterceptingCall(call);
     const method = descriptor.path.slice(AGENT_METHOD_PREFIX.length);
     if (!AUDITED_METHODS.has(method)) return new grpc.ServerInterceptingCall(call);
     const started = Date.now();
-    const who = identityOf(call, opts.listener, opts.unixIdentity);
+    const who = identityOf(call, opts.transports);
     let request: AuditedRequest | undefined;
     let requestId: string | undefined;
     let replied = false;

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import type { Logger } from '../log';
+import { isUnixConnection, unixPeerOf } from './listeners';
 
 /** The service the policy applies to; grpc.health.v1 and reflection stay open to every client that can connect. */
 export const AGENT_METHOD_PREFIX = '/criu_agent.v1.CheckpointAgent/';
@@ -28,9 +29,10 @@ export const ANONYMOUS_IDENTITY = 'anonymous';
  *   "bindings": [{"identity": "spiffe://cluster/controller", "role": "operator"}],
  *   "unixIdentity": "unix"}`.
  * A client's identities are, over TLS with a verified client certificate, its
- * certificate's URI, DNS and email SANs and its subject CN; on the unix socket
- * `unixIdentity` (grpc-js does not expose the peer's uid); over plaintext
- * loopback TCP "loopback"; over TLS without a client certificate "anonymous".
+ * certificate's URI, DNS and email SANs and its subject CN; on a unix socket
+ * "uid:N" (the connecting process's uid, from SO_PEERCRED) and `unixIdentity`;
+ * over plaintext loopback TCP "loopback"; over TLS without a client
+ * certificate "anonymous".
  */
 export interface Policy {
   /** Role -> the RPC names it allows ("*": all). */
@@ -81,12 +83,22 @@ export interface ClientIdentity {
   readonly verified: boolean;
 }
 
-export type ListenerKind = 'unix' | 'loopback' | 'tls';
+/** How the agent's connections identify their clients. */
+export interface Transports {
+  /** Every TCP listener is TLS, or (without TLS configured) plaintext on loopback. */
+  readonly tcp: 'tls' | 'loopback';
+  /** The name every unix socket client has besides its uid. */
+  readonly unixIdentity: string;
+}
 
-/** A client's identity from the call's transport (the listener decides when there is no certificate). */
-export function identityOf(call: grpc.ServerInterceptingCallInterface, listener: ListenerKind, unixIdentity: string): ClientIdentity {
-  if (listener === 'unix') return { names: [unixIdentity], verified: false };
-  if (listener === 'loopback') return { names: [LOOPBACK_IDENTITY], verified: false };
+/** A client's identity from the call's connection: a unix socket peer, a TLS client certificate, or what the listener implies. */
+export function identityOf(call: grpc.ServerInterceptingCallInterface, transports: Transports): ClientIdentity {
+  const info = call.getConnectionInfo();
+  if (isUnixConnection(info)) {
+    const peer = unixPeerOf(info);
+    return { names: peer ? [`uid:${peer.uid}`, transports.unixIdentity] : [transports.unixIdentity], verified: false };
+  }
+  if (transports.tcp === 'loopback') return { names: [LOOPBACK_IDENTITY], verified: false };
   // grpc-js gives the certificate only when the TLS handshake verified it.
   const cert = call.getAuthContext().sslPeerCertificate;
   const names = cert ? certificateNames(cert) : [];
@@ -137,7 +149,7 @@ export function authorize(policy: Policy | undefined, who: ClientIdentity, metho
 
 export interface AuthzOptions {
   policy?: Policy;
-  listener: ListenerKind;
+  transports: Transports;
   /** Calls one identity may have in flight at once. */
   maxCallsPerClient: number;
   log: Logger;
@@ -153,12 +165,11 @@ export interface AuthzOptions {
  */
 export function authzInterceptor(opts: AuthzOptions): grpc.ServerInterceptor {
   const inFlight = new Map<string, number>();
-  const unixIdentity = opts.policy?.unixIdentity ?? UNIX_IDENTITY;
   const log = opts.log.child({ authz: true });
   return (descriptor, call) => {
     if (!descriptor.path.startsWith(AGENT_METHOD_PREFIX)) return new grpc.ServerInterceptingCall(call);
     const method = descriptor.path.slice(AGENT_METHOD_PREFIX.length);
-    const who = identityOf(call, opts.listener, unixIdentity);
+    const who = identityOf(call, opts.transports);
     const name = who.names[0] ?? ANONYMOUS_IDENTITY;
     let counted = false;
     let handlerStarted = false;

@@ -20,6 +20,12 @@ export interface AgentProcess {
   readonly client: CheckpointAgentClient;
   /** Everything the agent wrote on stderr so far (its JSON log). */
   output(): string;
+  /**
+   * The TCP address (host:port, the bound port) of the listener the test
+   * added with `--listen 127.0.0.1:0` besides the unix socket, from the
+   * agent's "criu-agent listening" line.
+   */
+  tcpAddress(): string;
   /** SIGTERM (or the given signal) and wait for exit; the state dir stays. */
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Starts a new agent process on the same socket and state dir. */
@@ -66,6 +72,7 @@ export async function startAgent(opts: { dir?: string; args?: string[]; env?: No
     stateDir,
     client,
     output: () => out,
+    tcpAddress: () => tcpAddressIn(out),
     stop,
     restart: async () => {
       await stop();
@@ -76,6 +83,15 @@ export async function startAgent(opts: { dir?: string; args?: string[]; env?: No
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function tcpAddressIn(log: string): string {
+  for (const line of log.split('\n')) {
+    if (!line.includes('criu-agent listening')) continue;
+    const tcp = (JSON.parse(line) as { addresses: string[] }).addresses.find((a) => !a.startsWith('unix:'));
+    if (tcp) return tcp;
+  }
+  throw new Error(`the agent logged no TCP listener:\n${log}`);
 }
 
 export type Method = 'Dump' | 'PreDump' | 'Restore' | 'Continue' | 'Check' | 'ListCheckpoints' | 'GetCheckpoint' | 'DeleteCheckpoint';

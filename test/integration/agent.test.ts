@@ -12,6 +12,8 @@ import type { DumpResponse__Output } from '../../src/generated/criu_agent/v1/Dum
 import type { PreDumpResponse__Output } from '../../src/generated/criu_agent/v1/PreDumpResponse';
 import type { RestoreResponse__Output } from '../../src/generated/criu_agent/v1/RestoreResponse';
 import type { ContinueResponse__Output } from '../../src/generated/criu_agent/v1/ContinueResponse';
+import type { ProtoGrpcType } from '../../src/generated/agent';
+import { loadAgentPackageDefinition } from '../../src/proto';
 import { pidInUse, snapshotTree, treeStatus, waitForPidFree, waitForTreeStatus } from '../../src/proctree';
 import { call, expectStatus, startAgent, type AgentProcess, hasDumpLog } from '../helpers/agent';
 import { killAllTargets, startTarget, type Target } from '../helpers/target';
@@ -411,5 +413,37 @@ describe('errors', () => {
     const snap = await snapshotTree(agent.pid);
     const zombies = (snap?.processes ?? []).slice(1).filter((p) => p.tasks.every((task) => task.state === 'zombie'));
     expect(zombies).toEqual([]);
+  });
+});
+
+describe('stopping', () => {
+  it('on SIGTERM finishes the dumps in flight on every listener, then removes its socket', async () => {
+    const stopping = await startAgent({ args: ['--listen', '127.0.0.1:0'] });
+    const proto = grpc.loadPackageDefinition(loadAgentPackageDefinition()) as unknown as ProtoGrpcType;
+    const tcp = new proto.criu_agent.v1.CheckpointAgent(stopping.tcpAddress(), grpc.credentials.createInsecure());
+    try {
+      const [a, b] = await Promise.all([startTarget({ children: 1, extraMiB: 256 }), startTarget({ children: 1, extraMiB: 256 })]);
+      const ids = [newId('sigterm-unix'), newId('sigterm-tcp')];
+      const dumps = [
+        call<DumpResponse__Output>(stopping.client, 'Dump', { pid: a.pid, checkpoint_id: ids[0], final_state: 'FINAL_STATE_RUNNING' }),
+        call<DumpResponse__Output>(tcp, 'Dump', { pid: b.pid, checkpoint_id: ids[1], final_state: 'FINAL_STATE_RUNNING' }),
+      ];
+      const checkpoints = path.join(stopping.stateDir, 'checkpoints');
+      const criuRunning = (id: string): boolean =>
+        fs.existsSync(checkpoints) && fs.readdirSync(checkpoints).some((n) => n.startsWith(`.tmp-${id}-`) && hasDumpLog(path.join(checkpoints, n)));
+      for (let i = 0; i < 1000 && !ids.every(criuRunning); i++) await new Promise((res) => setTimeout(res, 10));
+      let answered = 0;
+      for (const d of dumps) void d.then(() => answered++, () => answered++);
+      // The point is a stop with both dumps still in CRIU's hands.
+      expect(answered).toBe(0);
+      await stopping.stop('SIGTERM');
+      const replies = await Promise.all(dumps);
+      expect(replies.map((r) => r.checkpoint_id)).toEqual(ids);
+      expect(fs.existsSync(stopping.socket)).toBe(false);
+      for (const id of ids) expect(fs.existsSync(path.join(checkpoints, id, 'checkpoint.json'))).toBe(true);
+    } finally {
+      tcp.close();
+      await stopping.dispose();
+    }
   });
 });

@@ -467,6 +467,6 @@ describe('criu-agent serve: configuration errors stop it at start, exit 2', () =
     expect(report.settings.logLevel).toMatchObject({ value: 'warn', source: 'environment variable CRIU_AGENT_LOG_LEVEL' });
     expect(report.settings.pidWaitMs).toMatchObject({ value: 1234, source: `file ${file}: pidWaitMs` });
     expect(report.settings.metricsListen).toMatchObject({ value: '127.0.0.1:9464', source: 'flag --metrics-listen' });
-    expect(report.settings.listen).toMatchObject({ value: 'unix:/run/criu-agent/agent.sock', source: 'default' });
+    expect(report.settings.listen).toMatchObject({ value: ['unix:/run/criu-agent/agent.sock'], source: 'default' });
   });
 });

@@ -5,10 +5,14 @@
  * allow-lists (--allow-cgroup, --allow-uid) and the per-client call limit.
  */
 import * as grpc from '@grpc/grpc-js';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tls from 'node:tls';
 import type { CheckpointAgentClient } from '../../src/generated/criu_agent/v1/CheckpointAgent';
 import type { ProtoGrpcType } from '../../src/generated/agent';
+import { packageRoot } from '../../src/paths';
 import { loadAgentPackageDefinition } from '../../src/proto';
 import { call, expectStatus, startAgent, type AgentProcess } from '../helpers/agent';
 import { CertDir } from '../helpers/certs';
@@ -27,15 +31,6 @@ const read = (name: string): Buffer => certs.read(name);
 function tlsClient(address: string, who?: string, ca = 'ca'): CheckpointAgentClient {
   const creds = grpc.credentials.createSsl(read(`${ca}.pem`), who ? read(`${who}.key`) : null, who ? read(`${who}.pem`) : null);
   return new proto.criu_agent.v1.CheckpointAgent(address, creds, { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' });
-}
-
-/** The host:port the agent logged it listens on. */
-function listeningAddress(agent: AgentProcess): string {
-  for (const line of agent.output().split('\n')) {
-    if (!line.includes('criu-agent listening')) continue;
-    return (JSON.parse(line) as { address: string }).address;
-  }
-  throw new Error(`no listening line in:\n${agent.output()}`);
 }
 
 /** The JSON log lines of the agent with `audit: true`. */
@@ -111,7 +106,7 @@ describe('mTLS with a policy', () => {
       args: ['--listen', '127.0.0.1:0', '--tls-cert', p('live.pem'), '--tls-key', p('live.key'), '--tls-client-ca', p('ca.pem'), '--policy', p('policy.json')],
     });
     agents.push(agent);
-    address = listeningAddress(agent);
+    address = agent.tcpAddress();
   });
 
   it('refuses plaintext on the TLS port', async () => {
@@ -181,11 +176,76 @@ describe('mTLS with a policy', () => {
   });
 });
 
+describe('a unix socket and an mTLS port on one agent: identities per connection', () => {
+  let agent: AgentProcess;
+  let address: string;
+  const CLI = path.join(packageRoot, 'dist', 'cli.js');
+
+  /** The CLI run as uid/gid 65534 (nobody), which the socket's mode 0666 lets connect. */
+  const asNobody = (...args: string[]): { status: number | null; stderr: string } => {
+    const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, CLI, ...args, '--address', `unix:${agent.socket}`], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    return { status: r.status, stderr: r.stderr };
+  };
+
+  beforeAll(async () => {
+    fs.writeFileSync(
+      p('policy-uids.json'),
+      JSON.stringify({
+        roles: { reader: ['Check', 'ListCheckpoints', 'GetCheckpoint'], operator: ['*'] },
+        bindings: [
+          { identity: 'spiffe://cluster/controller', role: 'operator' },
+          { identity: 'spiffe://cluster/reader', role: 'reader' },
+          { identity: 'uid:0', role: 'operator' },
+          { identity: 'unix', role: 'reader' },
+        ],
+      }),
+    );
+    // A folder others may enter, so that the socket's own mode is what decides.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-uids-'));
+    fs.chmodSync(dir, 0o755);
+    agent = await startAgent({
+      dir,
+      args: ['--listen', '127.0.0.1:0', '--tls-cert', p('server.pem'), '--tls-key', p('server.key'), '--tls-client-ca', p('ca.pem'),
+        '--policy', p('policy-uids.json'), '--socket-mode', '0666'],
+    });
+    agents.push(agent);
+    address = agent.tcpAddress();
+  });
+
+  it('listens on both, in --listen order', () => {
+    const line = agent.output().split('\n').find((l) => l.includes('criu-agent listening')) ?? '{}';
+    expect((JSON.parse(line) as { addresses: string[] }).addresses).toEqual([`unix:${agent.socket}`, address]);
+  });
+
+  it('names a unix socket caller by its uid: root may delete, nobody may only read', async () => {
+    await expectStatus(call(agent.client, 'DeleteCheckpoint', { checkpoint_id: 'by-root' }), grpc.status.NOT_FOUND);
+    await waitFor('the audit line', () => auditLines(agent).some((l) => l.checkpointId === 'by-root'));
+    expect(auditLines(agent).find((l) => l.checkpointId === 'by-root')).toMatchObject({
+      identity: 'uid:0',
+      code: 'NOT_FOUND',
+      peer: expect.stringMatching(/^unix-peer:pid=\d+,uid=0,gid=0$/) as string,
+    });
+    const denied = asNobody('rm', 'by-nobody');
+    expect(denied.stderr).toContain('identity uid:65534 may not call DeleteCheckpoint; allowed: Check, GetCheckpoint, ListCheckpoints');
+    expect(denied.status).toBe(10 + PERMISSION_DENIED);
+    expect(asNobody('ls')).toMatchObject({ status: 0 });
+  });
+
+  it('keeps TLS identities on the TCP port: plaintext refused, the reader refused a write, the controller allowed', async () => {
+    await expectStatus(call(track(new proto.criu_agent.v1.CheckpointAgent(address, grpc.credentials.createInsecure())), 'Check', {}, { deadline: Date.now() + 3000 }), UNAVAILABLE);
+    await expectStatus(call(track(tlsClient(address, 'reader')), 'DeleteCheckpoint', { checkpoint_id: 'x' }), PERMISSION_DENIED, /^identity spiffe:\/\/cluster\/reader may not call/);
+    await expectStatus(call(track(tlsClient(address, 'controller')), 'DeleteCheckpoint', { checkpoint_id: 'x' }), grpc.status.NOT_FOUND);
+  });
+});
+
 describe('TLS without client certificates and without a policy', () => {
   it('serves nothing of the agent to anonymous clients (health stays open)', async () => {
     const agent = await startAgent({ args: ['--listen', '127.0.0.1:0', '--tls-cert', p('server.pem'), '--tls-key', p('server.key')] });
     agents.push(agent);
-    const address = listeningAddress(agent);
+    const address = agent.tcpAddress();
     await expectStatus(call(track(tlsClient(address)), 'Check', {}), PERMISSION_DENIED, /^identity anonymous may not call Check: .*--tls-client-ca/);
   });
 });
@@ -220,7 +280,7 @@ describe('target guards and the per-client limit (unix socket)', () => {
     expect(refused.length).toBeGreaterThan(0);
     for (const e of refused) {
       expect(e.code).toBe(RESOURCE_EXHAUSTED);
-      expect(e.details).toMatch(/^identity unix already has 1 calls in flight \(--max-calls-per-client 1\)/);
+      expect(e.details).toMatch(/^identity uid:0 already has 1 calls in flight \(--max-calls-per-client 1\)/);
     }
     // Once they are done, the client may call again.
     await call(agent.client, 'Check', {});

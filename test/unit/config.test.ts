@@ -36,7 +36,7 @@ const NO_ENV: NodeJS.ProcessEnv = {};
 describe('loadConfig defaults', () => {
   it('uses the embedded defaults when no source sets anything', () => {
     const c = loadConfig({ argv: [], env: NO_ENV });
-    expect(c.listen).toEqual({ kind: 'unix', path: '/run/criu-agent/agent.sock', text: DEFAULTS.listen });
+    expect(c.listeners).toEqual([{ kind: 'unix', path: '/run/criu-agent/agent.sock', text: DEFAULTS.listen }]);
     expect(c.stateDir).toBe('/var/lib/criu-agent');
     expect(c.socketMode).toBe(0o600);
     expect(c.criuLogLevel).toBe(4);
@@ -87,7 +87,7 @@ describe('loadConfig precedence: defaults < JSON file < env < flags', () => {
     expect(c.pidWaitMs).toBe(333);
     expect(c.stateDir).toBe('/srv/from-file');
     expect(c.socketMode).toBe(0o660); // env only
-    expect(c.listen.text).toBe(DEFAULTS.listen); // default only
+    expect(c.listeners.map((l) => l.text)).toEqual([DEFAULTS.listen]); // default only
   });
 
   it('reads the file named by CRIU_AGENT_CONFIG, and --config wins over it', () => {
@@ -101,7 +101,7 @@ describe('loadConfig precedence: defaults < JSON file < env < flags', () => {
     const c = loadConfig({ argv: ['--log-level=debug', '--criu-log-level', '0', '--listen=127.0.0.1:0'], env: NO_ENV });
     expect(c.logLevel).toBe('debug');
     expect(c.criuLogLevel).toBe(0);
-    expect(c.listen).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 0, text: '127.0.0.1:0', loopback: true });
+    expect(c.listeners).toEqual([{ kind: 'tcp', host: '127.0.0.1', port: 0, text: '127.0.0.1:0', loopback: true }]);
   });
 
   it('ignores empty environment variables', () => {
@@ -290,7 +290,7 @@ describe('reportConfig (criu-agent config print)', () => {
     expect(r.settings.logLevel).toMatchObject({ value: 'warn', source: 'environment variable CRIU_AGENT_LOG_LEVEL' });
     expect(r.settings.pidWaitMs).toMatchObject({ value: 5, source: `file ${file}: pidWaitMs` });
     expect(r.settings.socketMode).toMatchObject({ value: '0660', source: 'environment variable CRIU_AGENT_SOCKET_MODE' });
-    expect(r.settings.listen).toMatchObject({ value: DEFAULTS.listen, source: 'default' });
+    expect(r.settings.listen).toMatchObject({ value: [DEFAULTS.listen], source: 'default' });
     expect(r.settings.metricsListen).toMatchObject({ value: '127.0.0.1:9464', source: 'flag --metrics-listen' });
     expect(r.settings.criuSocket).toMatchObject({ value: null, source: 'default' });
     expect(Object.keys(r.settings).sort()).toEqual(
@@ -362,7 +362,7 @@ describe('security settings (issue #5)', () => {
     const key = file('key.pem');
     const ca = file('ca.pem');
     const c = loadConfig({ argv: ['--listen', '0.0.0.0:50051', '--tls-cert', cert, '--tls-key', key, '--tls-client-ca', ca], env: NO_ENV });
-    expect(c.listen).toEqual({ kind: 'tcp', host: '0.0.0.0', port: 50051, text: '0.0.0.0:50051', loopback: false });
+    expect(c.listeners).toEqual([{ kind: 'tcp', host: '0.0.0.0', port: 50051, text: '0.0.0.0:50051', loopback: false }]);
     expect(c.tls).toEqual({ cert, key, clientCa: ca });
     expect(Object.isFrozen(c.tls)).toBe(true);
   });
@@ -400,8 +400,32 @@ describe('security settings (issue #5)', () => {
     expect(configError(['--listen', '127.0.0.1:1', '--tls-cert', tmp, '--tls-key', key]).message).toMatch(/cannot be read: not a regular file/);
   });
 
-  it('refuses TLS with a unix socket', () => {
-    expect(configError(['--tls-cert', file('c.pem'), '--tls-key', file('k.pem')]).message).toMatch(/^flag --tls-cert: TLS applies to a TCP listener, but default listen is the unix socket/);
+  it('refuses TLS without a TCP listener to apply it to', () => {
+    expect(configError(['--tls-cert', file('c.pem'), '--tls-key', file('k.pem')]).message).toMatch(
+      /^flag --tls-cert: TLS applies to TCP listeners, but default listen names only unix sockets \(unix:\/run\/criu-agent\/agent.sock\); add one such as --listen 0.0.0.0:50051$/,
+    );
+  });
+
+  it('serves several listeners: repeated --listen, a comma-separated CRIU_AGENT_LISTEN, a list in the file', () => {
+    const both = ['unix:/run/x/agent.sock', '0.0.0.0:50051'];
+    const tlsArgs = ['--tls-cert', file('c.pem'), '--tls-key', file('k.pem'), '--tls-client-ca', file('ca.pem')];
+    const fromFlags = loadConfig({ argv: ['--listen', both[0] ?? '', '--listen', both[1] ?? '', ...tlsArgs], env: NO_ENV });
+    expect(fromFlags.listeners.map((l) => l.text)).toEqual(both);
+    expect(fromFlags.listeners.map((l) => l.kind)).toEqual(['unix', 'tcp']);
+    expect(Object.isFrozen(fromFlags.listeners)).toBe(true);
+    expect(loadConfig({ argv: tlsArgs, env: { CRIU_AGENT_LISTEN: both.join(',') } }).listeners.map((l) => l.text)).toEqual(both);
+    expect(loadConfig({ argv: ['--config', configFile({ listen: both }, 'listen.json'), ...tlsArgs], env: NO_ENV }).listeners.map((l) => l.text)).toEqual(both);
+    // Flags replace the environment's list rather than adding to it.
+    expect(loadConfig({ argv: ['--listen', '127.0.0.1:1'], env: { CRIU_AGENT_LISTEN: both[0] } }).listeners.map((l) => l.text)).toEqual(['127.0.0.1:1']);
+    expect(reportConfig({ argv: ['--listen', both[0] ?? '', '--listen', '127.0.0.1:1'], env: NO_ENV }).settings.listen.value).toEqual([both[0], '127.0.0.1:1']);
+  });
+
+  it('refuses a plaintext non-loopback listener next to a unix socket, and the same address twice', () => {
+    expect(configError(['--listen', 'unix:/run/x.sock', '--listen', '0.0.0.0:50051']).message).toMatch(
+      /^flag --listen: listen address "0.0.0.0:50051": plaintext TCP is only allowed on loopback/,
+    );
+    expect(configError(['--listen', 'unix:/run/x.sock', '--listen', 'unix:/run/x.sock']).message).toBe('flag --listen: unix:/run/x.sock is given twice');
+    expect(configError(['--listen', '127.0.0.1:7000', '--listen=127.0.0.1:7000']).message).toBe('flag --listen: 127.0.0.1:7000 is given twice');
   });
 
   it('collects repeated --allow-cgroup and --allow-uid, from flags, the environment and the file', () => {

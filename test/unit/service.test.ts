@@ -126,7 +126,7 @@ let services: Services;
 beforeEach(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'service-test-'));
   config = Object.freeze({
-    listen: parseListenAddress('unix:/nonexistent/agent.sock'),
+    listeners: [parseListenAddress('unix:/nonexistent/agent.sock')],
     stateDir: tmp,
     criuPath: '/nonexistent/criu',
     maxConcurrentOperations: 2,
