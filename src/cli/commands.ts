@@ -9,7 +9,17 @@ import type { ListCheckpointsResponse__Output } from '../generated/criu_agent/v1
 import type { PreDumpResponse__Output } from '../generated/criu_agent/v1/PreDumpResponse';
 import type { RestoreResponse__Output } from '../generated/criu_agent/v1/RestoreResponse';
 import { EXIT, UsageError, parseCommand, pidArg, positionals, str, type FlagSpec, type FlagValues } from './args';
-import { AgentConnection, isCallFailure, resolveAddress, type AgentMethod, type CallFailure } from './client';
+import {
+  AgentConnection,
+  CONNECTION_FLAGS,
+  CONNECTION_FLAGS_HELP,
+  hostOf,
+  isCallFailure,
+  resolveTarget,
+  type AgentMethod,
+  type AgentTarget,
+  type CallFailure,
+} from './client';
 import { fields, formatBytes, formatMicros, kindName, stateName, table } from './format';
 import { optionFlags, optionsHelp, optionsMessage, parseArgsOptions } from './options';
 import { startProgress } from './progress';
@@ -26,7 +36,7 @@ export interface Io {
 
 /** Flags every client command takes. */
 const CLIENT_FLAGS: FlagSpec = {
-  address: { type: 'string' },
+  ...CONNECTION_FLAGS,
   json: { type: 'boolean' },
   timeout: { type: 'string' },
   'request-id': { type: 'string' },
@@ -34,7 +44,7 @@ const CLIENT_FLAGS: FlagSpec = {
 };
 
 export const CLIENT_FLAGS_HELP = `Client options (every command talking to the agent):
-  --address ADDR     the agent: unix:/path or host:port; default $CRIU_AGENT_ADDRESS, else unix:/run/criu-agent/agent.sock
+${CONNECTION_FLAGS_HELP}
   --json             print the agent's reply as JSON on stdout (field names as in the .proto); errors too, as {"error": {...}}
   --timeout SECONDS  give up (DEADLINE_EXCEEDED) after this long; default none for dump, pre-dump and restore, else 60
   --request-id ID    the call's request id (x-request-id) in the agent's log; default: the agent makes one up`;
@@ -299,7 +309,7 @@ export async function runClientCommand(name: string, argv: readonly string[], io
   const timeout = str(values, 'timeout');
   if (timeout !== undefined && !(Number(timeout) > 0))
     throw new UsageError(`${name}: --timeout takes a number of seconds, not ${JSON.stringify(timeout)}`);
-  const connection = new AgentConnection(resolveAddress(str(values, 'address'), io.env));
+  const connection = new AgentConnection(resolveTarget(values, io.env));
   const json = values.json === true;
   const showProgress = io.stderrIsTTY && values['no-progress'] !== true;
   const ctx: CommandContext = {
@@ -327,7 +337,7 @@ export async function runClientCommand(name: string, argv: readonly string[], io
       } catch (err) {
         if (!isCallFailure(err)) throw err;
         progress?.stop();
-        throw new CallFailed(reportFailure(io, json, err, connection.address, cancel.signal.aborted));
+        throw new CallFailed(reportFailure(io, json, err, connection.target, cancel.signal.aborted));
       } finally {
         progress?.stop();
         process.off('SIGINT', onSigint);
@@ -345,17 +355,18 @@ export async function runClientCommand(name: string, argv: readonly string[], io
 }
 
 /** Prints a failed call (stderr; also stdout as JSON with --json) and returns its exit code: 10 + the gRPC status code. */
-export function reportFailure(io: Io, json: boolean, f: CallFailure, address: string, interrupted = false): number {
+export function reportFailure(io: Io, json: boolean, f: CallFailure, target: AgentTarget, interrupted = false): number {
   const code = f.error.code;
   const name = grpc.status[code] ?? `status ${code}`;
   const details = f.error.details || f.error.message;
   const criuLog = f.error.metadata?.get('criu-log')[0];
   const criuErrno = f.error.metadata?.get('criu-errno')[0];
-  const lines = [`criu-agent: ${name}: ${details}`];
+  // UNAVAILABLE without CRIU's log is, most often, no connection to the agent at all.
+  const noConnection = code === grpc.status.UNAVAILABLE && criuLog === undefined;
+  // grpc-js quotes OpenSSL's errors with their line breaks: one line reads better, followed by the hint.
+  const lines = [`criu-agent: ${name}: ${noConnection ? details.replace(/\s*\n\s*/g, ' ') : details}`];
   if (interrupted) lines.push('  interrupted: the agent stops CRIU and leaves the tree as it was');
-  if (code === grpc.status.UNAVAILABLE && !criuLog) {
-    lines.push(`  is the agent running and listening on ${address}? (--address or CRIU_AGENT_ADDRESS name another)`);
-  }
+  if (noConnection) lines.push(`  ${connectionHint(details, target)}`);
   if (criuLog !== undefined) lines.push(`  criu log: ${String(criuLog)}`);
   if (criuErrno !== undefined) lines.push(`  criu errno: ${String(criuErrno)}`);
   if (f.requestId) lines.push(`  request id: ${f.requestId}`);
@@ -372,6 +383,45 @@ export function reportFailure(io: Io, json: boolean, f: CallFailure, address: st
     io.out(JSON.stringify({ error }, null, 2) + '\n');
   }
   return EXIT.STATUS_BASE + code;
+}
+
+/**
+ * What to change when no connection to the agent could be made. grpc-js puts
+ * the connection's last error in the details; the patterns are what grpc-js
+ * 1.14 on Node 20 (OpenSSL 3) reported for each mistake, tried against a real
+ * agent (test/integration/cli-tls.test.ts makes each of them).
+ */
+function connectionHint(details: string, target: AgentTarget): string {
+  const { address, tls } = target;
+  const fallback = `is the agent running and listening on ${address}? (--address or CRIU_AGENT_ADDRESS name another)`;
+  if (!tls) {
+    // A TLS listener drops the plaintext HTTP/2 preface before any gRPC is spoken.
+    if (!address.startsWith('unix:') && /Failed to connect|ECONNRESET/.test(details)) {
+      return `${address} took the connection but did not answer plaintext gRPC: if the agent serves TLS there, add --tls-ca FILE (and --tls-cert and --tls-key when it requires client certificates)`;
+    }
+    return fallback;
+  }
+  if (/alert certificate required/.test(details)) {
+    return 'the agent requires a client certificate (mTLS): add --tls-cert FILE and --tls-key FILE, a certificate signed by the CA of its --tls-client-ca';
+  }
+  if (/does not match certificate's altnames/.test(details)) {
+    return `the agent's certificate is not issued for ${hostOf(address)}: add --tls-server-name with a name it carries (a DNS or IP subjectAltName), or dial that name`;
+  }
+  if (/self[- ]signed certificate|unable to verify the first certificate|unable to get (local )?issuer certificate/.test(details)) {
+    return tls.ca
+      ? `the agent's certificate is not signed by a CA in ${tls.ca.value} (${tls.ca.from}): name the CA that signed it`
+      : "the agent's certificate is not signed by a CA of the system's roots: add --tls-ca FILE, the CA that signed it";
+  }
+  if (/wrong version number/.test(details)) {
+    return `the agent does not serve TLS at ${address} (plaintext TCP, loopback only): drop the --tls-* options and CRIU_AGENT_CLIENT_TLS_* variables`;
+  }
+  // Its certificate was accepted (else the errors above): the agent hung up on ours, rejected after the handshake.
+  if (/Failed to connect|ECONNRESET/.test(details)) {
+    return tls.cert
+      ? `the agent closed the connection after the TLS handshake: it did not accept the client certificate ${tls.cert.value} (it must be signed by the CA of the agent's --tls-client-ca, for clientAuth)`
+      : 'the agent closed the connection after the TLS handshake: it may require a client certificate (--tls-cert FILE and --tls-key FILE)';
+  }
+  return fallback;
 }
 
 function printJson(io: Io, value: unknown): number {

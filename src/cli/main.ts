@@ -5,7 +5,7 @@ import { ConfigError, DEFAULTS, loadConfig, reportConfig } from '../config';
 import { createLogger } from '../log';
 import { packageRoot } from '../paths';
 import { EXIT, UsageError, parseCommand, positionals, str } from './args';
-import { AgentConnection, isCallFailure, resolveAddress } from './client';
+import { AgentConnection, CONNECTION_FLAGS, CONNECTION_FLAGS_HELP, isCallFailure, resolveTarget } from './client';
 import { CLIENT_COMMANDS, CLIENT_FLAGS_HELP, clientCommandsHelp, reportFailure, runClientCommand, type Io } from './commands';
 
 const SERVE_USAGE = `usage: criu-agent serve [--listen ADDR]... [--state-dir DIR] [--criu-path PATH | --criu-socket PATH]
@@ -59,12 +59,16 @@ Exit codes: 0 ok; 1 unexpected failure; 2 wrong usage or configuration; 3 health
 19 FAILED_PRECONDITION, 24 UNAVAILABLE: no agent at the address).`;
 
 const HEALTH_USAGE = `usage: criu-agent health [--service NAME] [--liveness] [--address ADDR] [--json] [--timeout SECONDS]
+                         [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] [--tls-server-name NAME]
 
 Asks the agent's grpc.health.v1 service (a probe for systemd or Kubernetes).
 Exit 0 when SERVING (CRIU answers), 3 when the agent answers NOT_SERVING, 10 + the gRPC code when it does not answer.
 
-  --service NAME   the service to ask about; default "" (the whole agent); criu_agent.v1.CheckpointAgent is the same
-  --liveness       exit 0 whenever the agent answers, SERVING or not: restarting the agent does not make CRIU work`;
+  --service NAME     the service to ask about; default "" (the whole agent); criu_agent.v1.CheckpointAgent is the same
+  --liveness         exit 0 whenever the agent answers, SERVING or not: restarting the agent does not make CRIU work
+  --json             print the reply as JSON on stdout ({"status":"SERVING"}); a failure as {"error": {...}}
+  --timeout SECONDS  give up (exit 14, DEADLINE_EXCEEDED) after this long; default 5
+${CONNECTION_FLAGS_HELP}`;
 
 /** The process's own streams. */
 export function processIo(): Io {
@@ -157,7 +161,7 @@ function configCommand(argv: readonly string[], io: Io): number {
 
 async function health(argv: readonly string[], io: Io): Promise<number> {
   const { values, positionals: args } = parseCommand('health', argv, {
-    address: { type: 'string' },
+    ...CONNECTION_FLAGS,
     service: { type: 'string' },
     liveness: { type: 'boolean' },
     json: { type: 'boolean' },
@@ -171,13 +175,13 @@ async function health(argv: readonly string[], io: Io): Promise<number> {
   positionals('health', args, []);
   const timeout = Number(str(values, 'timeout') ?? '5');
   if (!(timeout > 0)) throw new UsageError(`health: --timeout takes a number of seconds`);
-  const connection = new AgentConnection(resolveAddress(str(values, 'address'), io.env));
+  const connection = new AgentConnection(resolveTarget(values, io.env));
   try {
     const { reply } = await connection.healthCheck(str(values, 'service') ?? '', { timeoutMs: timeout * 1000 });
     io.out(values.json ? JSON.stringify(reply) + '\n' : `${reply.status}\n`);
     return reply.status === 'SERVING' || values.liveness === true ? EXIT.OK : EXIT.NOT_SERVING;
   } catch (err) {
-    if (isCallFailure(err)) return reportFailure(io, values.json === true, err, connection.address);
+    if (isCallFailure(err)) return reportFailure(io, values.json === true, err, connection.target);
     throw err;
   } finally {
     connection.close();

@@ -10,33 +10,12 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { packageRoot } from '../../src/paths';
 import { waitForPidFree, waitForTreeStatus } from '../../src/proctree';
 import { startAgent, type AgentProcess, hasDumpLog } from '../helpers/agent';
+import { CLI, cli, type Run } from '../helpers/cli';
 import { killAllTargets, startTarget, type Target } from '../helpers/target';
 
 jest.setTimeout(120_000);
-
-const CLI = path.join(packageRoot, 'dist', 'cli.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built CLI (no terminal: stdio are pipes) and collects its output. */
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /**
  * Runs the CLI on a pseudo-terminal (stdout and stderr both the terminal, as
