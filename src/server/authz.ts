@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import type { Logger } from '../log';
 import { isUnixConnection, unixPeerOf } from './listeners';
+import { REQUEST_ID_KEY, requestIdOf } from './unary';
 
 /** The service the policy applies to; grpc.health.v1 and reflection stay open to every client that can connect. */
 export const AGENT_METHOD_PREFIX = '/criu_agent.v1.CheckpointAgent/';
@@ -32,7 +33,8 @@ export const ANONYMOUS_IDENTITY = 'anonymous';
  * certificate's URI, DNS and email SANs and its subject CN; on a unix socket
  * "uid:N" (the connecting process's uid, from SO_PEERCRED) and `unixIdentity`;
  * over plaintext loopback TCP "loopback"; over TLS without a client
- * certificate "anonymous".
+ * certificate "anonymous". Those transport names are never taken from a
+ * certificate.
  */
 export interface Policy {
   /** Role -> the RPC names it allows ("*": all). */
@@ -101,8 +103,15 @@ export function identityOf(call: grpc.ServerInterceptingCallInterface, transport
   if (transports.tcp === 'loopback') return { names: [LOOPBACK_IDENTITY], verified: false };
   // grpc-js gives the certificate only when the TLS handshake verified it.
   const cert = call.getAuthContext().sslPeerCertificate;
-  const names = cert ? certificateNames(cert) : [];
+  // A certificate may not claim a name the transport gives (CN=unix, URI:uid:0): bindings of
+  // those names are for local callers; a certificate with no other name is anonymous.
+  const names = cert ? certificateNames(cert).filter((n) => !isTransportName(n, transports)) : [];
   return names.length > 0 ? { names, verified: true } : { names: [ANONYMOUS_IDENTITY], verified: false };
+}
+
+/** The names only a connection's transport gives: uid:N and the unixIdentity (unix socket), loopback, anonymous. */
+export function isTransportName(name: string, transports: Transports): boolean {
+  return name === transports.unixIdentity || name === LOOPBACK_IDENTITY || name === ANONYMOUS_IDENTITY || /^uid:/.test(name);
 }
 
 /** URI SANs (e.g. spiffe://...), then DNS and email SANs, then the subject CN. */
@@ -159,7 +168,7 @@ export interface AuthzOptions {
  * The one place calls of criu_agent.v1.CheckpointAgent are authorized and
  * limited per client: a grpc-js server interceptor that answers
  * PERMISSION_DENIED (or RESOURCE_EXHAUSTED past --max-calls-per-client)
- * before the handler starts. A call counts against its client until its
+ * once the request arrived, before the handler starts. A call counts against its client until its
  * handler answers (a cancelled call whose CRIU run is being stopped still
  * counts), like the in-flight metric.
  */
@@ -182,28 +191,49 @@ export function authzInterceptor(opts: AuthzOptions): grpc.ServerInterceptor {
       if (n <= 0) inFlight.delete(name);
       else inFlight.set(name, n);
     };
+    let metadata: grpc.Metadata | undefined;
+    let decided: boolean | undefined;
+    /** Authorizes and counts the call once, when its request arrives; false: refused (and answered). */
+    const admit = (): boolean => {
+      if (decided !== undefined) return decided;
+      // A refused call never reaches the handler that gives calls their id: give it one here, so
+      // that the client's error, this log line and the audit line can be matched.
+      const refuse = (code: grpc.status, details: string): boolean => {
+        const requestId = requestIdOf(metadata);
+        log.warn({ requestId, identity: name, identities: who.names, method, peer: peerOf(call) }, details);
+        const trailers = new grpc.Metadata();
+        trailers.set(REQUEST_ID_KEY, requestId);
+        call.sendStatus({ code, details, metadata: trailers });
+        return (decided = false);
+      };
+      const decision = authorize(opts.policy, who, method);
+      if (!decision.ok) return refuse(grpc.status.PERMISSION_DENIED, decision.reason);
+      const n = inFlight.get(name) ?? 0;
+      if (n >= opts.maxCallsPerClient) {
+        return refuse(
+          grpc.status.RESOURCE_EXHAUSTED,
+          `identity ${name} already has ${n} calls in flight (--max-calls-per-client ${opts.maxCallsPerClient}); retry when one has finished`,
+        );
+      }
+      inFlight.set(name, n + 1);
+      counted = true;
+      return (decided = true);
+    };
     return new grpc.ServerInterceptingCall(call, {
       start: (next) =>
         next({
-          onReceiveMetadata: (metadata, nextMetadata) => {
-            const decision = authorize(opts.policy, who, method);
-            if (!decision.ok) {
-              log.warn({ identity: name, identities: who.names, method, peer: peerOf(call) }, decision.reason);
-              call.sendStatus({ code: grpc.status.PERMISSION_DENIED, details: decision.reason, metadata: new grpc.Metadata() });
-              return;
-            }
-            const n = inFlight.get(name) ?? 0;
-            if (n >= opts.maxCallsPerClient) {
-              const details = `identity ${name} already has ${n} calls in flight (--max-calls-per-client ${opts.maxCallsPerClient}); retry when one has finished`;
-              log.warn({ identity: name, method }, details);
-              call.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details, metadata: new grpc.Metadata() });
-              return;
-            }
-            inFlight.set(name, n + 1);
-            counted = true;
-            nextMetadata(metadata);
+          onReceiveMetadata: (md, nextMetadata) => {
+            metadata = md;
+            nextMetadata(md);
+          },
+          // Decided on the request rather than the headers: the audit interceptor outside this one has
+          // then seen which tree or checkpoint a refused call was about. The handler starts only after
+          // the request, so a refused call still never reaches it.
+          onReceiveMessage: (message, nextMessage) => {
+            if (admit()) nextMessage(message);
           },
           onReceiveHalfClose: (nextHalfClose) => {
+            if (!admit()) return;
             handlerStarted = true;
             nextHalfClose();
           },

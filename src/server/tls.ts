@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import type { TlsFiles } from '../config';
+import { ConfigError, type TlsFiles } from '../config';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 
@@ -40,7 +40,15 @@ export class ReloadingTlsCredentials extends grpc.ServerCredentials {
 
   /** Reads and checks the files now (throws when they do not make a usable certificate), then watches them. */
   static create(files: TlsFiles, log: Logger): ReloadingTlsCredentials {
-    const { options, fingerprint, subject } = load(files);
+    let loaded: ReturnType<typeof load>;
+    try {
+      loaded = load(files);
+    } catch (err) {
+      // At start a bad file is the operator's to fix, like any other setting (exit 2, not a crash).
+      const ca = files.clientCa ? ` and the client CA ${files.clientCa}` : '';
+      throw new ConfigError(`--tls-cert ${files.cert} with --tls-key ${files.key}${ca}: not a usable certificate, key and CA in PEM: ${errorMessage(err)}`);
+    }
+    const { options, fingerprint, subject } = loaded;
     log.info({ cert: files.cert, subject, fingerprint, mtls: files.clientCa !== undefined }, 'TLS certificate loaded');
     return new ReloadingTlsCredentials(files, log, options, fingerprint);
   }

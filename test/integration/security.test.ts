@@ -12,10 +12,10 @@ import * as path from 'node:path';
 import * as tls from 'node:tls';
 import type { CheckpointAgentClient } from '../../src/generated/criu_agent/v1/CheckpointAgent';
 import type { ProtoGrpcType } from '../../src/generated/agent';
-import { packageRoot } from '../../src/paths';
 import { loadAgentPackageDefinition } from '../../src/proto';
 import { call, expectStatus, startAgent, type AgentProcess } from '../helpers/agent';
 import { CertDir } from '../helpers/certs';
+import { CLI } from '../helpers/cli';
 import { killAllTargets, startTarget } from '../helpers/target';
 
 jest.setTimeout(180_000);
@@ -75,6 +75,8 @@ beforeAll(() => {
   certs.makeCert('server2', 'ca', 'criu-agent-renewed', 'DNS:localhost,IP:127.0.0.1', 'serverAuth');
   certs.makeCert('controller', 'ca', 'controller', 'URI:spiffe://cluster/controller', 'clientAuth');
   certs.makeCert('reader', 'ca', 'reader', 'URI:spiffe://cluster/reader', 'clientAuth');
+  // Signed by the trusted CA, but naming itself as the transport would name a local caller.
+  certs.makeCert('impostor', 'ca', 'unix', 'URI:uid:0,DNS:loopback', 'clientAuth');
   certs.makeCert('rogue', 'rogue-ca', 'controller', 'URI:spiffe://cluster/controller', 'clientAuth');
   fs.copyFileSync(p('server.pem'), p('live.pem'));
   fs.copyFileSync(p('server.key'), p('live.key'));
@@ -134,7 +136,9 @@ describe('mTLS with a policy', () => {
 
   it('writes an audit line for state-changing calls (also refused ones), with identity, method, checkpoint, code and duration', async () => {
     const reader = track(tlsClient(address, 'reader'));
-    await expectStatus(call(reader, 'DeleteCheckpoint', { checkpoint_id: 'audit-me' }), PERMISSION_DENIED);
+    const refused = await expectStatus(call(reader, 'DeleteCheckpoint', { checkpoint_id: 'audit-me' }), PERMISSION_DENIED);
+    const refusedId = refused.metadata.get('x-request-id')[0];
+    expect(refusedId).toEqual(expect.any(String));
     const controller = track(tlsClient(address, 'controller'));
     await expectStatus(call(controller, 'DeleteCheckpoint', { checkpoint_id: 'audit-missing' }), grpc.status.NOT_FOUND);
     await waitFor('audit lines', () => auditLines(agent).some((l) => l.checkpointId === 'audit-missing'));
@@ -147,7 +151,13 @@ describe('mTLS with a policy', () => {
       ms: expect.any(Number) as number,
       requestId: expect.any(String) as string,
     });
-    expect(lines.find((l) => l.identity === 'spiffe://cluster/reader' && l.method === 'DeleteCheckpoint')).toMatchObject({ code: 'PERMISSION_DENIED' });
+    // The refusal's id is the one the client got back, in the audit line and the authorization's warning.
+    expect(lines.find((l) => l.checkpointId === 'audit-me')).toMatchObject({
+      identity: 'spiffe://cluster/reader',
+      code: 'PERMISSION_DENIED',
+      requestId: refusedId,
+    });
+    expect(agent.output()).toMatch(new RegExp(`"requestId":"${String(refusedId)}".*"msg":"identity spiffe://cluster/reader may not call DeleteCheckpoint`));
     // Reads are not audited.
     expect(lines.some((l) => l.method === 'Check' || l.method === 'ListCheckpoints')).toBe(false);
   });
@@ -179,7 +189,6 @@ describe('mTLS with a policy', () => {
 describe('a unix socket and an mTLS port on one agent: identities per connection', () => {
   let agent: AgentProcess;
   let address: string;
-  const CLI = path.join(packageRoot, 'dist', 'cli.js');
 
   /** The CLI run as uid/gid 65534 (nobody), which the socket's mode 0666 lets connect. */
   const asNobody = (...args: string[]): { status: number | null; stderr: string } => {
@@ -238,6 +247,24 @@ describe('a unix socket and an mTLS port on one agent: identities per connection
     await expectStatus(call(track(new proto.criu_agent.v1.CheckpointAgent(address, grpc.credentials.createInsecure())), 'Check', {}, { deadline: Date.now() + 3000 }), UNAVAILABLE);
     await expectStatus(call(track(tlsClient(address, 'reader')), 'DeleteCheckpoint', { checkpoint_id: 'x' }), PERMISSION_DENIED, /^identity spiffe:\/\/cluster\/reader may not call/);
     await expectStatus(call(track(tlsClient(address, 'controller')), 'DeleteCheckpoint', { checkpoint_id: 'x' }), grpc.status.NOT_FOUND);
+  });
+
+  it('never takes a local caller\'s name from a certificate: CN=unix, URI:uid:0 is anonymous', async () => {
+    await expectStatus(
+      call(track(tlsClient(address, 'impostor')), 'DeleteCheckpoint', { checkpoint_id: 'x' }),
+      PERMISSION_DENIED,
+      /^identity anonymous may not call DeleteCheckpoint; allowed: nothing/,
+    );
+  });
+});
+
+describe('TLS files that are not a certificate and key', () => {
+  it('stop the agent at start with exit 2, naming the files', () => {
+    fs.writeFileSync(p('garbage.pem'), 'not a certificate\n');
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--state-dir', p('state-garbage'),
+      '--tls-cert', p('garbage.pem'), '--tls-key', p('server.key')], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`criu-agent: --tls-cert ${p('garbage.pem')} with --tls-key ${p('server.key')}: not a usable certificate, key and CA in PEM:`);
   });
 });
 

@@ -1,4 +1,4 @@
-import { authorize, certificateNames, parsePolicy, type ClientIdentity } from '../../src/server/authz';
+import { authorize, certificateNames, isTransportName, parsePolicy, type ClientIdentity } from '../../src/server/authz';
 import { cgroupUnder } from '../../src/service/guards';
 
 const who = (names: string[], verified = false): ClientIdentity => ({ names, verified });
@@ -70,6 +70,14 @@ describe('certificateNames', () => {
       }),
     ).toEqual(['spiffe://cluster/controller', 'ctl.example', 'ops@example.com', 'controller']);
     expect(certificateNames({ subjectaltname: undefined, subject: { CN: 'only-cn' } })).toEqual(['only-cn']);
+  });
+});
+
+describe('isTransportName', () => {
+  it('reserves the names a connection gets from its transport, so that no certificate can claim them', () => {
+    const transports = { tcp: 'tls' as const, unixIdentity: 'node-local' };
+    for (const n of ['uid:0', 'uid:65534', 'uid:', 'node-local', 'loopback', 'anonymous']) expect(isTransportName(n, transports)).toBe(true);
+    for (const n of ['unix', 'spiffe://cluster/controller', 'ctl.example', 'uid0', 'UID:0']) expect(isTransportName(n, transports)).toBe(false);
   });
 });
 
