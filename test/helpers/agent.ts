@@ -5,10 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CheckpointAgentClient } from '../../src/generated/criu_agent/v1/CheckpointAgent';
 import type { ProtoGrpcType } from '../../src/generated/agent';
-import { packageRoot } from '../../src/paths';
 import { loadAgentPackageDefinition } from '../../src/proto';
-
-const CLI = path.join(packageRoot, 'dist', 'cli.js');
+import { CLI } from './cli';
+import { flagValues } from './deploy';
 
 /** A real agent process (the built dist/cli.js), serving on a unix socket in a temp folder. */
 export interface AgentProcess {
@@ -34,16 +33,32 @@ export interface AgentProcess {
   dispose(): Promise<void>;
 }
 
-export async function startAgent(opts: { dir?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<AgentProcess> {
+export interface StartAgentOptions {
+  dir?: string;
+  /** Appended to the command line. */
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /**
+   * The arguments of `serve`, used as given instead of the helper's own
+   * `--listen unix:<dir>/agent.sock --state-dir <dir>/state --log-level
+   * debug` (e.g. a deployment's command line). They must name a unix
+   * listener (the client uses its first) and a --state-dir: an agent the
+   * test starts must not fall back to the host's default paths.
+   */
+  serveArgs?: readonly string[];
+}
+
+export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentProcess> {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-it-'));
-  const socket = path.join(dir, 'agent.sock');
-  const stateDir = path.join(dir, 'state');
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [CLI, 'serve', '--listen', `unix:${socket}`, '--state-dir', stateDir, '--log-level', 'debug', ...(opts.args ?? [])],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } },
-  );
+  const given = opts.serveArgs ? givenPaths(opts.serveArgs) : undefined;
+  const socket = given?.socket ?? path.join(dir, 'agent.sock');
+  const stateDir = given?.stateDir ?? path.join(dir, 'state');
+  const serveArgs = opts.serveArgs ?? ['--listen', `unix:${socket}`, '--state-dir', stateDir, '--log-level', 'debug'];
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', ...serveArgs, ...(opts.args ?? [])], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  });
   let out = '';
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -83,6 +98,14 @@ export async function startAgent(opts: { dir?: string; args?: string[]; env?: No
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The first unix socket and the state directory `serve` args name (`--flag value` or `--flag=value`). */
+function givenPaths(args: readonly string[]): { socket: string; stateDir: string } {
+  const socket = flagValues(args, '--listen').find((l) => l.startsWith('unix:'))?.slice('unix:'.length);
+  const stateDir = flagValues(args, '--state-dir')[0];
+  if (!socket || !stateDir) throw new Error(`serveArgs need a --listen unix:/path and a --state-dir: ${JSON.stringify(args)}`);
+  return { socket, stateDir };
 }
 
 function tcpAddressIn(log: string): string {

@@ -2,40 +2,51 @@
  * deploy/: the Kubernetes manifest is valid against the Kubernetes API's
  * schemas and sets what the agent needs; the Containerfile parses, builds CRIU
  * with deploy/provision-criu.sh and runs the agent the way the manifest
- * expects; the systemd unit keeps KillMode=process. (No cluster and no image
- * builder here: these are the checks that can run without them.)
+ * expects; the systemd unit keeps KillMode=process. Both deployments serve the
+ * root-only unix socket and mTLS with a policy, and the agent's own config
+ * loader accepts their command lines. (No cluster and no image builder here:
+ * these are the checks that can run without them; test/integration/
+ * deploy-security.test.ts runs the agent with these command lines.)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { DockerfileParser, ModifiableInstruction, type Instruction } from 'dockerfile-ast';
 import { validate as lintDockerfile } from 'dockerfile-utils';
-import * as YAML from 'yaml';
+import { EXIT } from '../../src/cli/args';
+import { ConfigError, loadConfig } from '../../src/config';
+import { AGENT_METHODS, authorize, isTransportName, parsePolicy, type Policy } from '../../src/server/authz';
+import { cgroupUnder } from '../../src/service/guards';
+import {
+  configMapData,
+  daemonSetServeArgs,
+  flagValue,
+  flagValues,
+  manifestObjects,
+  MANIFEST,
+  policyExampleText,
+  relocate,
+  UNIT,
+  unitExecStart,
+  unitServeArgs,
+  type AgentContainer,
+} from '../helpers/deploy';
 
 const root = path.resolve(__dirname, '../..');
 const read = (rel: string): string => fs.readFileSync(path.join(root, rel), 'utf8');
 const pkg = JSON.parse(read('package.json')) as { version: string; bin: Record<string, string> };
 
 /** The parts of the manifest the tests look at, loosely typed (the schema check is scripts/check-deploy.js). */
-interface Container {
-  name: string;
-  image: string;
-  command?: string[];
-  args?: string[];
-  ports?: { name?: string; containerPort: number }[];
+type Container = AgentContainer & {
   securityContext?: { privileged?: boolean; runAsUser?: number };
-  startupProbe?: Probe;
-  readinessProbe?: Probe;
-  livenessProbe?: Probe;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  volumeMounts?: { name: string; mountPath: string }[];
-}
-interface Probe {
-  exec?: { command: string[] };
-  grpc?: unknown;
-  timeoutSeconds?: number;
-  periodSeconds?: number;
-  failureThreshold?: number;
+};
+interface Volume {
+  name: string;
+  hostPath?: { path: string; type?: string };
+  secret?: { secretName: string; items?: unknown[]; defaultMode?: number };
+  configMap?: { name: string; items?: unknown[] };
 }
 interface DaemonSet {
   kind: 'DaemonSet';
@@ -51,24 +62,72 @@ interface DaemonSet {
         terminationGracePeriodSeconds?: number;
         automountServiceAccountToken?: boolean;
         containers: Container[];
-        volumes: { name: string; hostPath?: { path: string; type?: string } }[];
+        volumes: Volume[];
       };
     };
   };
 }
 
-const MANIFEST = 'deploy/kubernetes/criu-agent.yaml';
-const docs = YAML.parseAllDocuments(read(MANIFEST)).map(
-  (d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string } },
-);
+const docs = manifestObjects();
 const ds = docs.find((d) => d.kind === 'DaemonSet') as unknown as DaemonSet;
 const pod = ds.spec.template.spec;
 const agent = pod.containers.find((c) => c.name === 'agent') as Container;
+const dsArgs = daemonSetServeArgs(docs);
+const unitArgs = unitServeArgs();
+const unitText = read(UNIT);
 
-/** The value after `flag` in an argument list. */
-function flagValue(args: readonly string[], flag: string): string | undefined {
-  const i = args.indexOf(flag);
-  return i >= 0 ? args[i + 1] : undefined;
+/** The socket, TLS files and policy both deployments name (Secret and ConfigMap keys in Kubernetes). */
+const UNIX_SOCKET = 'unix:/run/criu-agent/agent.sock';
+const TLS_PORT = '0.0.0.0:50051';
+const TLS_FILES = { '--tls-cert': 'tls.crt', '--tls-key': 'tls.key', '--tls-client-ca': 'ca.crt' } as const;
+const READ_ONLY = ['Check', 'ListCheckpoints', 'GetCheckpoint'];
+
+/** The volume mounted at the folder of `file`, checked to be a whole-directory mount (no subPath). */
+function volumeHolding(file: string): Volume {
+  const mount = (agent.volumeMounts ?? []).find((m) => m.mountPath === path.dirname(file));
+  expect({ file, mounted: mount !== undefined, subPath: mount?.subPath }).toEqual({ file, mounted: true, subPath: undefined });
+  const volume = pod.volumes.find((v) => v.name === mount?.name);
+  if (!volume) throw new Error(`no volume ${mount?.name}`);
+  return volume;
+}
+
+/**
+ * Writes stand-ins for the files `args` name (TLS files, the policy) under
+ * `dir`, so that loadConfig, which checks they are readable, can be given
+ * the deployment's command line with only its paths moved.
+ */
+function withFilesUnder(dir: string, args: readonly string[], policy: string): string[] {
+  const moved = relocate(args, dir);
+  for (const flag of Object.keys(TLS_FILES)) {
+    const f = flagValue(moved, flag);
+    fs.mkdirSync(path.dirname(f), { recursive: true });
+    fs.writeFileSync(f, 'PEM\n');
+  }
+  const p = flagValue(moved, '--policy');
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  fs.writeFileSync(p, policy);
+  return moved;
+}
+
+const tmpDirs: string[] = [];
+const tmp = (): string => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'deploy-test-'));
+  tmpDirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** What loadConfig throws for these args (none: undefined). */
+function configError(args: string[]): string | undefined {
+  try {
+    loadConfig({ argv: args, env: {} });
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.message;
+  }
 }
 
 describe('deploy/kubernetes/criu-agent.yaml', () => {
@@ -77,25 +136,22 @@ describe('deploy/kubernetes/criu-agent.yaml', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('DaemonSet/criu-agent: valid');
+    expect(r.stdout).toContain('ConfigMap/criu-agent-policy: valid');
   });
 
   it('the schema check does catch a broken manifest', () => {
-    const bad = path.join(fs.mkdtempSync('/tmp/deploy-test-'), 'bad.yaml');
-    try {
-      fs.writeFileSync(
-        bad,
-        read(MANIFEST).replace('hostPID: true', 'hostPID: "yes"').replace('containerPort: 9464', 'containerPort: metrics'),
-      );
-      const r = spawnSync(process.execPath, [path.join(root, 'scripts/check-deploy.js'), bad], { encoding: 'utf8' });
-      expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(/DaemonSet\/criu-agent: INVALID: .*containerPort must be integer.*hostPID must be boolean/);
-    } finally {
-      fs.rmSync(path.dirname(bad), { recursive: true, force: true });
-    }
+    const bad = path.join(tmp(), 'bad.yaml');
+    fs.writeFileSync(
+      bad,
+      read(MANIFEST).replace('hostPID: true', 'hostPID: "yes"').replace('containerPort: 9464', 'containerPort: metrics'),
+    );
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts/check-deploy.js'), bad], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/DaemonSet\/criu-agent: INVALID: .*containerPort must be integer.*hostPID must be boolean/);
   });
 
-  it('holds a Namespace, a ServiceAccount and the DaemonSet, all in the same namespace', () => {
-    expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'ServiceAccount', 'DaemonSet']);
+  it('holds a Namespace, a ServiceAccount, the policy ConfigMap and the DaemonSet, all in the same namespace', () => {
+    expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'ServiceAccount', 'ConfigMap', 'DaemonSet']);
     expect(docs.filter((d) => d.kind !== 'Namespace').every((d) => d.metadata.namespace === 'criu-agent')).toBe(true);
     expect(ds.spec.template.metadata.labels).toEqual(expect.objectContaining(ds.spec.selector.matchLabels));
   });
@@ -114,46 +170,180 @@ describe('deploy/kubernetes/criu-agent.yaml', () => {
   it('runs the image of this version with the Containerfile entrypoint, serving on the socket of the run volume', () => {
     expect(agent.image).toBe(`criu-agent:${pkg.version}`);
     expect(agent.command).toEqual(containerfile.entrypoint);
-    const args = agent.args ?? [];
-    expect(args[0]).toBe('serve');
-    expect(flagValue(args, '--listen')).toBe('unix:/run/criu-agent/agent.sock');
-    expect(flagValue(args, '--state-dir')).toBe('/var/lib/criu-agent');
+    expect(agent.args?.[0]).toBe('serve');
+    expect(flagValues(dsArgs, '--listen')).toContain(UNIX_SOCKET);
+    expect(flagValue(dsArgs, '--state-dir')).toBe('/var/lib/criu-agent');
+  });
+
+  it('serves the unix socket and mTLS on 0.0.0.0:50051, declared as the port "grpc"', () => {
+    expect(flagValues(dsArgs, '--listen')).toEqual([UNIX_SOCKET, TLS_PORT]);
+    for (const flag of Object.keys(TLS_FILES)) expect(flagValues(dsArgs, flag)).toHaveLength(1);
+    // Root only: no group on the socket, no wider mode.
+    expect(flagValues(dsArgs, '--socket-group')).toEqual([]);
+    expect(flagValues(dsArgs, '--socket-mode')).toEqual([]);
+    expect(agent.ports).toContainEqual({ name: 'grpc', containerPort: Number(TLS_PORT.split(':')[1]), protocol: 'TCP' });
   });
 
   it('keeps the state directory and the socket on the node (hostPath), mounted where the agent uses them', () => {
     const mounts = new Map((agent.volumeMounts ?? []).map((m) => [m.mountPath, m.name]));
     const hostPaths = new Map(pod.volumes.map((v) => [v.name, v.hostPath?.path]));
-    const stateDir = flagValue(agent.args ?? [], '--state-dir') ?? '';
-    const socketDir = path.dirname((flagValue(agent.args ?? [], '--listen') ?? '').replace(/^unix:/, ''));
+    const stateDir = flagValue(dsArgs, '--state-dir');
+    const socketDir = path.dirname(UNIX_SOCKET.replace(/^unix:/, ''));
     expect(hostPaths.get(mounts.get(stateDir) ?? '')).toBe('/var/lib/criu-agent');
     expect(hostPaths.get(mounts.get(socketDir) ?? '')).toBe('/run/criu-agent');
   });
 
-  it('probes with `criu-agent health` over the socket: readiness needs SERVING, startup and liveness only an answer', () => {
-    for (const probe of [agent.startupProbe, agent.readinessProbe, agent.livenessProbe]) {
-      expect(probe?.grpc).toBeUndefined(); // the kubelet would need gRPC on the node's address
-      expect(probe?.exec?.command.slice(0, 2)).toEqual(['criu-agent', 'health']);
-      // The CLI's own deadline is shorter than the kubelet's.
-      expect(Number(flagValue(probe?.exec?.command ?? [], '--timeout'))).toBeLessThan(probe?.timeoutSeconds ?? 1);
+  it('reads certificate, key and client CA from the Secret criu-agent-tls (cert-manager keys), mounted as a directory', () => {
+    for (const [flag, key] of Object.entries(TLS_FILES)) {
+      const file = flagValue(dsArgs, flag);
+      expect({ flag, key: path.basename(file) }).toEqual({ flag, key });
+      const volume = volumeHolding(file);
+      // Every key of the Secret, by its own name: `items` would drop keys the args need.
+      expect(volume.secret).toEqual({ secretName: 'criu-agent-tls', defaultMode: 0o400 });
     }
-    expect(agent.readinessProbe?.exec?.command).not.toContain('--liveness');
-    expect(agent.livenessProbe?.exec?.command).toContain('--liveness');
-    expect(agent.startupProbe?.exec?.command).toContain('--liveness');
-    // A restart can kill restored trees: liveness waits for minutes of silence.
-    const live = agent.livenessProbe ?? {};
-    expect((live.periodSeconds ?? 10) * (live.failureThreshold ?? 3)).toBeGreaterThanOrEqual(120);
   });
 
-  it('serves metrics on the port it declares and annotates for Prometheus', () => {
-    const listen = flagValue(agent.args ?? [], '--metrics-listen') ?? '';
-    const port = Number(listen.split(':').pop());
-    expect(agent.ports).toContainEqual({ name: 'metrics', containerPort: port, protocol: 'TCP' });
-    expect(ds.spec.template.metadata.annotations?.['prometheus.io/port']).toBe(String(port));
+  it('reads the policy from the ConfigMap criu-agent-policy of this manifest, mounted as a directory', () => {
+    const file = flagValue(dsArgs, '--policy');
+    expect(volumeHolding(file).configMap).toEqual({ name: 'criu-agent-policy' });
+    expect(Object.keys(configMapData('criu-agent-policy', docs))).toEqual([path.basename(file)]);
   });
 
-  it('sets no memory or CPU limit (restored trees start in the container cgroup) and a long grace period', () => {
-    expect(agent.resources?.limits).toBeUndefined();
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(120);
+  it("the ConfigMap's policy is deploy/policy.example.json, and parses", () => {
+    const text = configMapData('criu-agent-policy', docs)['policy.json'] ?? '';
+    expect(JSON.parse(text)).toEqual(JSON.parse(policyExampleText()));
+    expect(parsePolicy(JSON.parse(text))).toEqual(parsePolicy(JSON.parse(policyExampleText())));
+  });
+
+  it('restricts targets to the cgroups of pods, with either cgroup driver of the kubelet', () => {
+    const config = loadConfig({ argv: withFilesUnder(tmp(), dsArgs, policyExampleText()), env: {} });
+    const allowed = (cgroup: string): boolean => (config.allowCgroups ?? []).some((p) => cgroupUnder(cgroup, p));
+    // systemd driver
+    expect(allowed('/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0f1e.slice/cri-containerd-ab12.scope')).toBe(true);
+    expect(allowed('/kubepods.slice/kubepods-pod0f1e.slice/cri-containerd-ab12.scope')).toBe(true);
+    // cgroupfs driver
+    expect(allowed('/kubepods/besteffort/pod0f1e/ab12')).toBe(true);
+    expect(allowed('/kubepods/pod0f1e/ab12')).toBe(true);
+    // the node's own services, and names that only start like the prefixes
+    expect(allowed('/system.slice/kubelet.service')).toBe(false);
+    expect(allowed('/user.slice/user-0.slice/session-1.scope')).toBe(false);
+    expect(allowed('/kubepods-evil.slice/x')).toBe(false);
+    expect(allowed('/kubepods.sliced/x')).toBe(false);
+    expect(allowed('/')).toBe(false);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe('the policy of both deployments (deploy/policy.example.json)', () => {
+  const policy: Policy = parsePolicy(JSON.parse(policyExampleText()));
+  const may = (identity: string, method: string): boolean => authorize(policy, { names: [identity], verified: true }, method).ok;
+  const bound = (pred: (identity: string) => boolean): string[] => policy.bindings.map((b) => b.identity).filter(pred);
+
+  it('lets a controller, named by a SPIFFE id (a URI SAN), call every RPC', () => {
+    const controllers = bound((i) => i.startsWith('spiffe://'));
+    expect(controllers).toHaveLength(1);
+    for (const m of AGENT_METHODS) expect({ m, ok: may(controllers[0] ?? '', m) }).toEqual({ m, ok: true });
+  });
+
+  it('has a monitoring identity that may only read', () => {
+    const readers = bound((i) => !i.startsWith('spiffe://') && !isTransportName(i, { tcp: 'tls', unixIdentity: policy.unixIdentity }));
+    expect(readers).toHaveLength(1);
+    const allowed = AGENT_METHODS.filter((m) => may(readers[0] ?? '', m));
+    expect(allowed).toEqual(READ_ONLY);
+  });
+
+  it('lets root on the unix socket call every RPC, other socket users (a --socket-group) only read, and nobody unnamed anything', () => {
+    for (const m of AGENT_METHODS) expect(authorize(policy, { names: ['uid:0', policy.unixIdentity], verified: false }, m).ok).toBe(true);
+    const socketUser = AGENT_METHODS.filter((m) => authorize(policy, { names: ['uid:1000', policy.unixIdentity], verified: false }, m).ok);
+    expect(socketUser).toEqual(READ_ONLY);
+    for (const m of AGENT_METHODS) expect(authorize(policy, { names: ['anonymous'], verified: false }, m).ok).toBe(false);
+    for (const m of AGENT_METHODS) expect(may('spiffe://cluster.local/ns/default/sa/default', m)).toBe(false);
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe.each([
+  { name: 'the DaemonSet', args: dsArgs, policy: (): string => configMapData('criu-agent-policy', docs)['policy.json'] ?? '' },
+  { name: 'the systemd unit', args: unitArgs, policy: policyExampleText },
+])("the agent's config loader and $name's command line", ({ args, policy }) => {
+  it('accepts it, with the files where it says: both listeners, mTLS, the policy', () => {
+    const dir = tmp();
+    const moved = withFilesUnder(dir, args, policy());
+    const config = loadConfig({ argv: moved, env: {} });
+    expect(config.listeners.map((l) => l.text)).toEqual([`unix:${dir}/run/criu-agent/agent.sock`, TLS_PORT]);
+    expect(config.tls).toEqual({
+      cert: path.join(dir, flagValue(args, '--tls-cert')),
+      key: path.join(dir, flagValue(args, '--tls-key')),
+      clientCa: path.join(dir, flagValue(args, '--tls-client-ca')),
+    });
+    expect(config.policy).toEqual(parsePolicy(JSON.parse(policy())));
+    expect(config.stateDir).toBe(path.join(dir, '/var/lib/criu-agent'));
+    // 0600: the socket is root's.
+    expect(config.socketMode).toBe(0o600);
+  });
+
+  it('refuses to start without the certificate or the policy, naming the flag and the file', () => {
+    const dir = tmp();
+    const moved = withFilesUnder(dir, args, policy());
+    const cert = flagValue(moved, '--tls-cert');
+    fs.rmSync(cert);
+    expect(configError(moved)).toBe(
+      `flag --tls-cert: the TLS certificate ${cert} cannot be read: ENOENT: no such file or directory, access '${cert}'`,
+    );
+    fs.writeFileSync(cert, 'PEM\n');
+    const policyFile = flagValue(moved, '--policy');
+    fs.rmSync(policyFile);
+    expect(configError(moved)).toMatch(new RegExp(`^flag --policy: cannot read the policy file ${policyFile}: ENOENT`));
+  });
+});
+
+describe('deploy/criu-agent.service', () => {
+  it('keeps KillMode=process: restored trees live in the unit cgroup and must survive agent restarts', () => {
+    expect(unitText).toMatch(/^KillMode=process$/m);
+  });
+
+  it('starts the built CLI of the package bin', () => {
+    expect(unitExecStart().slice(0, 3)).toEqual(['/usr/bin/node', `/opt/criu-agent/${pkg.bin['criu-agent']}`, 'serve']);
+  });
+
+  it('serves the root-only unix socket and mTLS on 0.0.0.0:50051, with the same TLS files as the DaemonSet, and a policy', () => {
+    expect(flagValues(unitArgs, '--listen')).toEqual([UNIX_SOCKET, TLS_PORT]);
+    for (const flag of Object.keys(TLS_FILES)) expect(flagValue(unitArgs, flag)).toBe(flagValue(dsArgs, flag));
+    expect(flagValue(unitArgs, '--policy')).toBe('/etc/criu-agent/policy.json');
+    expect(flagValues(unitArgs, '--socket-group')).toEqual([]);
+    expect(flagValues(unitArgs, '--socket-mode')).toEqual([]);
+  });
+
+  it('keeps the socket and the state in the directories systemd makes for the unit', () => {
+    const runtime = /^RuntimeDirectory=(.+)$/m.exec(unitText)?.[1];
+    const state = /^StateDirectory=(.+)$/m.exec(unitText)?.[1];
+    expect(path.dirname(UNIX_SOCKET.replace(/^unix:/, ''))).toBe(`/run/${runtime}`);
+    expect(flagValue(unitArgs, '--state-dir')).toBe(`/var/lib/${state}`);
+  });
+
+  it('does not restart on a configuration error (the CLI exits 2), which a restart would not fix', () => {
+    expect(EXIT.USAGE).toBe(2);
+    expect(unitText).toMatch(new RegExp(`^RestartPreventExitStatus=${EXIT.USAGE}$`, 'm'));
+    expect(unitText).toMatch(/^Restart=on-failure$/m);
+  });
+
+  it('is a unit systemd-analyze verify accepts without a warning', () => {
+    const r = spawnSync('systemd-analyze', ['verify', path.join(root, UNIT)], { encoding: 'utf8' });
+    expect(r.error).toBeUndefined();
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('reads ExecStart across continued lines (the parser the tests rely on)', () => {
+    expect(unitServeArgs('[Service]\nExecStart=/usr/bin/node cli.js serve \\\n    --listen unix:/a \\\n    --state-dir /b\nRestart=no\n')).toEqual([
+      '--listen',
+      'unix:/a',
+      '--state-dir',
+      '/b',
+    ]);
+    expect(() => unitExecStart('ExecStart=/usr/bin/node cli.js serve --policy "/a b"\n')).toThrow(/quoting/);
   });
 });
 
@@ -256,10 +446,16 @@ describe('deploy/Containerfile', () => {
   it('runs `criu-agent serve` on the socket and state directory the DaemonSet mounts (ENTRYPOINT and CMD)', () => {
     expect(containerfile.entrypoint).toEqual(['criu-agent']);
     expect(containerfile.cmd?.[0]).toBe('serve');
-    expect(flagValue(containerfile.cmd ?? [], '--listen')).toBe(flagValue(agent.args ?? [], '--listen'));
-    expect(flagValue(containerfile.cmd ?? [], '--state-dir')).toBe(flagValue(agent.args ?? [], '--state-dir'));
+    expect(flagValues(containerfile.cmd ?? [], '--listen')).toEqual([UNIX_SOCKET]);
+    expect(flagValues(dsArgs, '--listen')).toContain(UNIX_SOCKET);
+    expect(flagValue(containerfile.cmd ?? [], '--state-dir')).toBe(flagValue(dsArgs, '--state-dir'));
     // criu-agent on PATH is the package's bin.
     expect(cfText).toContain(`ln -s /opt/criu-agent/${pkg.bin['criu-agent']} /usr/local/bin/criu-agent`);
+  });
+
+  it('exposes no port: its default command serves the unix socket only (the DaemonSet adds and declares the TLS port)', () => {
+    expect(parsed.getInstructions().filter((i) => i.getKeyword() === 'EXPOSE')).toEqual([]);
+    expect(flagValues(containerfile.cmd ?? [], '--listen').every((l) => l.startsWith('unix:'))).toBe(true);
   });
 
   it('installs the run-time package of every library the built CRIU links against', () => {
@@ -278,17 +474,5 @@ describe('deploy/Containerfile', () => {
       const owner = execFileSync('dpkg', ['-S', `*/${lib}`], { encoding: 'utf8' }).split(':')[0] ?? '';
       expect({ lib, installed: runtime.includes(` ${owner} `) || runtime.includes(` ${owner}\n`) }).toEqual({ lib, installed: true });
     }
-  });
-});
-
-describe('deploy/criu-agent.service', () => {
-  it('keeps KillMode=process: restored trees live in the unit cgroup and must survive agent restarts', () => {
-    expect(read('deploy/criu-agent.service')).toMatch(/^KillMode=process$/m);
-  });
-
-  it('starts the built CLI of the package bin', () => {
-    expect(read('deploy/criu-agent.service')).toMatch(
-      new RegExp(`^ExecStart=/usr/bin/node /opt/criu-agent/${pkg.bin['criu-agent']} serve `, 'm'),
-    );
   });
 });
