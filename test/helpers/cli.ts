@@ -1,6 +1,7 @@
 /** Runs the built `criu-agent` command (dist/cli.js) as a user's shell would, for the CLI's end-to-end tests. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import { packageRoot } from '../../src/paths';
 
 export const CLI = path.join(packageRoot, 'dist', 'cli.js');
@@ -13,8 +14,12 @@ export interface Run {
 
 /** Runs the built CLI (no terminal: stdio are pipes) with `env` added to this process's environment, and collects its output. */
 export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return outcome(spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }));
+}
+
+/** The exit code and the whole output of a child spawned with piped stdout and stderr. */
+export function outcome(child: ChildProcessByStdio<null, Readable, Readable>): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

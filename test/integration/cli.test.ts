@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { waitForPidFree, waitForTreeStatus } from '../../src/proctree';
 import { startAgent, type AgentProcess, hasDumpLog } from '../helpers/agent';
-import { CLI, cli, type Run } from '../helpers/cli';
+import { CLI, cli, outcome, type Run } from '../helpers/cli';
 import { killAllTargets, startTarget, type Target } from '../helpers/target';
 
 jest.setTimeout(120_000);
@@ -40,18 +40,9 @@ while True:
 sys.stdout.buffer.write(out)
 sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 `;
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', ['-c', runner, process.execPath, CLI, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return outcome(
+    spawn('/usr/bin/python3', ['-c', runner, process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }),
+  );
 }
 
 let agent: AgentProcess;
