@@ -46,6 +46,8 @@ export function isAbort(err: unknown): err is AgentError {
   return err instanceof AgentError && (err.kind === 'cancelled' || err.kind === 'deadline-exceeded');
 }
 
+/** An error's message; also for errors of another V8 context (the addon's, jest's sandbox) that fail `instanceof Error`. */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') return err.message;
+  return String(err);
 }

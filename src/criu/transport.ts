@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { ADDON_FILE, loadAddon, type NativeAddon } from '../native/addon';
+import { errorMessage } from '../errors';
 
 /** One message-oriented duplex channel to a CRIU RPC server. */
 export interface CriuChannel {
@@ -63,7 +64,7 @@ function loadBinding(): NativeAddon {
   try {
     return loadAddon();
   } catch (err) {
-    throw new CriuTransportError(`cannot load the seqpacket addon ${ADDON_FILE} (build it with npm run build:native): ${messageOf(err)}`, {
+    throw new CriuTransportError(`cannot load the seqpacket addon ${ADDON_FILE} (build it with npm run build:native): ${errorMessage(err)}`, {
       cause: err,
       code: 'ENOADDON',
     });
@@ -74,11 +75,6 @@ function loadBinding(): NativeAddon {
 function codeOf(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
   return undefined;
-}
-
-function messageOf(err: unknown): string {
-  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') return err.message;
-  return String(err);
 }
 
 function closedError(): CriuTransportError {
@@ -135,7 +131,7 @@ export class SeqpacketChannel implements CriuChannel {
     try {
       this.receiver = lib.startReceiving(fd, (err, data) => this.onNative(err, data));
     } catch (err) {
-      const error = new CriuTransportError(`cannot watch the CRIU socket: ${messageOf(err)}`, { cause: err, code: codeOf(err) });
+      const error = new CriuTransportError(`cannot watch the CRIU socket: ${errorMessage(err)}`, { cause: err, code: codeOf(err) });
       this.finish(error);
       throw error;
     }
@@ -150,7 +146,7 @@ export class SeqpacketChannel implements CriuChannel {
     try {
       this.lib.send(this.fd, message);
     } catch (err) {
-      throw new CriuTransportError(`send to CRIU failed: ${messageOf(err)}`, { cause: err, code: codeOf(err) });
+      throw new CriuTransportError(`send to CRIU failed: ${errorMessage(err)}`, { cause: err, code: codeOf(err) });
     }
   }
 
@@ -180,7 +176,7 @@ export class SeqpacketChannel implements CriuChannel {
 
   private onNative(err: unknown, data: Uint8Array | null): void {
     if (err) {
-      this.finish(new CriuTransportError(`receive from CRIU failed: ${messageOf(err)}`, { cause: err, code: codeOf(err) }));
+      this.finish(new CriuTransportError(`receive from CRIU failed: ${errorMessage(err)}`, { cause: err, code: codeOf(err) }));
     } else if (data === null) {
       this.finish(closedError());
     } else {
@@ -337,7 +333,7 @@ export class SwrkLauncher implements CriuLauncher {
     try {
       fds = lib.socketpair();
     } catch (err) {
-      throw new CriuTransportError(`cannot create a socket pair for criu swrk: ${messageOf(err)}`, { cause: err, code: codeOf(err) });
+      throw new CriuTransportError(`cannot create a socket pair for criu swrk: ${errorMessage(err)}`, { cause: err, code: codeOf(err) });
     }
     const [parentFd, childFd] = fds;
     let child: ChildProcess;
@@ -390,7 +386,7 @@ export class SwrkLauncher implements CriuLauncher {
         ? `the CRIU binary ${p} does not exist: run deploy/provision-criu.sh (or configure the path of an installed criu)`
         : code === 'EACCES'
           ? `the CRIU binary ${p} is not executable: run deploy/provision-criu.sh or fix its permissions`
-          : `cannot start ${p} swrk: ${messageOf(err)}`;
+          : `cannot start ${p} swrk: ${errorMessage(err)}`;
     return new CriuTransportError(message, { cause: err, code });
   }
 }
@@ -462,7 +458,7 @@ export class ServiceSocketLauncher implements CriuLauncher {
       case 'EAGAIN':
         return `the CRIU service at ${p} is not accepting connections (backlog full)`;
       default:
-        return `cannot connect to the CRIU service socket ${p}: ${messageOf(err)}`;
+        return `cannot connect to the CRIU service socket ${p}: ${errorMessage(err)}`;
     }
   }
 }
