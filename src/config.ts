@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as net from 'node:net';
 import { parseListenAddress, type ListenAddress } from './server/address';
-import { parsePolicy, type Policy } from './server/authz';
+import { readPolicyFile, type Policy } from './server/authz';
 
 /** The agent's settings, validated once at start and passed explicitly. */
 export interface AgentConfig {
@@ -31,7 +31,7 @@ export interface AgentConfig {
   readonly socketGroup?: { name: string; gid: number };
   /** TLS for every TCP listener: certificate chain and key (PEM), reloaded when the files change. */
   readonly tls?: TlsFiles;
-  /** Who may call which RPC (--policy FILE); unset: the built-in default (see src/server/authz.ts). */
+  /** Who may call which RPC (--policy FILE) as loaded at start (the server re-reads the file when it changes); unset: the built-in default (see src/server/authz.ts). */
   readonly policy?: Policy;
   /** The file the policy came from, as given. */
   readonly policyFile?: string;
@@ -279,16 +279,10 @@ function resolveConfig({ argv = [], env = process.env }: ConfigSources): Resolve
   const policyFile = str('policy');
   let policy: Policy | undefined;
   if (policyFile) {
-    let text: string;
     try {
-      text = fs.readFileSync(policyFile, 'utf8');
+      policy = readPolicyFile(policyFile);
     } catch (err) {
-      throw new ConfigError(`${where('policy')}: cannot read the policy file ${policyFile}: ${(err as Error).message}`);
-    }
-    try {
-      policy = parsePolicy(JSON.parse(text));
-    } catch (err) {
-      throw new ConfigError(`${where('policy')}: policy file ${policyFile}: ${(err as Error).message}`);
+      throw new ConfigError(`${where('policy')}: ${(err as Error).message}`);
     }
   }
   const allowCgroups = list('allowCgroup').map((c) => {

@@ -1,8 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
+import * as fs from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
+import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { isUnixConnection, unixPeerOf } from './listeners';
 import { REQUEST_ID_KEY, requestIdOf } from './unary';
+import { watchFiles } from './watch';
 
 /** The service the policy applies to; grpc.health.v1 and reflection stay open to every client that can connect. */
 export const AGENT_METHOD_PREFIX = '/criu_agent.v1.CheckpointAgent/';
@@ -76,6 +79,55 @@ export function parsePolicy(json: unknown): Policy {
     bindings: Object.freeze(bindings),
     unixIdentity: (o.unixIdentity) ?? UNIX_IDENTITY,
   });
+}
+
+/** Reads and validates a policy file; throws an Error whose message says what is wrong (not which file). */
+export function readPolicyFile(file: string): Policy {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the policy file ${file}: ${errorMessage(err)}`);
+  }
+  try {
+    return parsePolicy(JSON.parse(text));
+  } catch (err) {
+    throw new Error(`policy file ${file}: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * The policy in force: the --policy file as loaded at start, then its latest
+ * valid content whenever the file changes, so that bindings can change (a
+ * ConfigMap update, an edited file) without restarting the agent, which under
+ * Kubernetes would kill the trees it restored. A change that does not parse
+ * or validate is logged and the previous policy stays.
+ */
+export class PolicySource {
+  private policy: Policy | undefined;
+  private readonly unwatch?: () => void;
+
+  constructor(file: string | undefined, initial: Policy | undefined, log: Logger) {
+    this.policy = initial;
+    if (file === undefined) return;
+    this.unwatch = watchFiles([file], () => {
+      try {
+        this.policy = readPolicyFile(file);
+        log.info({ policy: file, roles: Object.keys(this.policy.roles), bindings: this.policy.bindings.length }, 'policy reloaded');
+      } catch (err) {
+        log.warn({ policy: file, error: errorMessage(err) }, 'policy file changed but is not a valid policy; keeping the previous one');
+      }
+    });
+  }
+
+  /** undefined: no --policy, the built-in default. */
+  current(): Policy | undefined {
+    return this.policy;
+  }
+
+  close(): void {
+    this.unwatch?.();
+  }
 }
 
 /** Who a call comes from: every name it may be bound by, the first one being the one logged. */
@@ -157,7 +209,8 @@ export function authorize(policy: Policy | undefined, who: ClientIdentity, metho
 }
 
 export interface AuthzOptions {
-  policy?: Policy;
+  /** The policy in force at the time of a call. */
+  policy: () => Policy | undefined;
   transports: Transports;
   /** Calls one identity may have in flight at once. */
   maxCallsPerClient: number;
@@ -206,7 +259,7 @@ export function authzInterceptor(opts: AuthzOptions): grpc.ServerInterceptor {
         call.sendStatus({ code, details, metadata: trailers });
         return (decided = false);
       };
-      const decision = authorize(opts.policy, who, method);
+      const decision = authorize(opts.policy(), who, method);
       if (!decision.ok) return refuse(grpc.status.PERMISSION_DENIED, decision.reason);
       const n = inFlight.get(name) ?? 0;
       if (n >= opts.maxCallsPerClient) {

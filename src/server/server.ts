@@ -10,7 +10,7 @@ import { loadAgentPackageDefinition, loaderOptions } from '../proto';
 import type { Services } from '../service';
 import { agentHandlers } from './handlers';
 import { auditInterceptor } from './audit';
-import { authzInterceptor, UNIX_IDENTITY, type Transports } from './authz';
+import { authzInterceptor, PolicySource, UNIX_IDENTITY, type Transports } from './authz';
 import { bindListeners, type BoundListener } from './listeners';
 import { AgentMetrics, startMetricsServer, type MetricsServer } from './metrics';
 import { reflectionPackageDefinition } from './reflection';
@@ -39,13 +39,20 @@ export async function startServer(config: AgentConfig, services: Services, log: 
   const agentDef = loadAgentPackageDefinition();
   const proto = grpc.loadPackageDefinition(agentDef) as unknown as ProtoGrpcType;
   const metrics = config.metricsListen ? new AgentMetrics() : undefined;
-  const transports: Transports = { tcp: config.tls ? 'tls' : 'loopback', unixIdentity: config.policy?.unixIdentity ?? UNIX_IDENTITY };
+  const policy = new PolicySource(config.policyFile, config.policy, log);
+  const transports: Transports = {
+    tcp: config.tls ? 'tls' : 'loopback',
+    // A getter: a reloaded policy may rename the unix socket's identity.
+    get unixIdentity() {
+      return policy.current()?.unixIdentity ?? UNIX_IDENTITY;
+    },
+  };
   // grpc-js runs the first interceptor nearest the transport: metrics and the
   // audit see every call, also those the authorization refuses.
   const interceptors = [
     ...(metrics ? [metrics.interceptor()] : []),
     auditInterceptor({ transports, log }),
-    authzInterceptor({ policy: config.policy, transports, maxCallsPerClient: config.maxCallsPerClient ?? DEFAULTS.maxCallsPerClient, log }),
+    authzInterceptor({ policy: () => policy.current(), transports, maxCallsPerClient: config.maxCallsPerClient ?? DEFAULTS.maxCallsPerClient, log }),
   ];
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 1 << 20, interceptors });
   server.addService(proto.criu_agent.v1.CheckpointAgent.service, agentHandlers(services, log));
@@ -65,6 +72,7 @@ export async function startServer(config: AgentConfig, services: Services, log: 
     listeners = await bindListeners(server, config, tls ?? grpc.ServerCredentials.createInsecure(), log);
   } catch (err) {
     tls?.close();
+    policy.close();
     await metricsServer?.close();
     server.forceShutdown();
     throw err;
@@ -118,6 +126,7 @@ export async function startServer(config: AgentConfig, services: Services, log: 
         });
       });
       tls?.close();
+      policy.close();
       await metricsServer?.close();
     },
   };

@@ -5,9 +5,7 @@ import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { ConfigError, type TlsFiles } from '../config';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
-
-/** How often the certificate files are looked at (stat) for a change. */
-const POLL_MS = 1000;
+import { watchFiles } from './watch';
 
 /**
  * TLS server credentials that reload the certificate, key and client CA when
@@ -15,13 +13,11 @@ const POLL_MS = 1000;
  * (`setSecureContext`): new connections get the new certificate, calls on
  * existing connections go on undisturbed. A half-replaced pair (the new
  * certificate next to the old key) is not applied: the old one stays until
- * the files agree again. Files are polled (fs.watchFile) rather than watched
- * with inotify, which misses the symlink swap Kubernetes Secret volumes do.
+ * the files agree again.
  */
 export class ReloadingTlsCredentials extends grpc.ServerCredentials {
-  private readonly watched: string[];
   private current: string;
-  private pending?: NodeJS.Timeout;
+  private readonly unwatch: () => void;
 
   private constructor(
     private readonly files: TlsFiles,
@@ -32,10 +28,7 @@ export class ReloadingTlsCredentials extends grpc.ServerCredentials {
     // With a client CA the handshake requires and verifies a client certificate (mTLS).
     super({ requestCert: files.clientCa !== undefined, rejectUnauthorized: files.clientCa !== undefined }, initial);
     this.current = fingerprint;
-    this.watched = [files.cert, files.key, ...(files.clientCa ? [files.clientCa] : [])];
-    for (const f of this.watched) {
-      fs.watchFile(f, { interval: POLL_MS, persistent: false }, () => this.scheduleReload());
-    }
+    this.unwatch = watchFiles([files.cert, files.key, ...(files.clientCa ? [files.clientCa] : [])], () => this.reload());
   }
 
   /** Reads and checks the files now (throws when they do not make a usable certificate), then watches them. */
@@ -55,19 +48,11 @@ export class ReloadingTlsCredentials extends grpc.ServerCredentials {
 
   /** Stops watching the files. */
   close(): void {
-    clearTimeout(this.pending);
-    for (const f of this.watched) fs.unwatchFile(f);
+    this.unwatch();
   }
 
   override _equals(other: grpc.ServerCredentials): boolean {
     return other === this;
-  }
-
-  /** Files replaced one after the other change within moments: read them once they settle. */
-  private scheduleReload(): void {
-    clearTimeout(this.pending);
-    this.pending = setTimeout(() => this.reload(), 200);
-    this.pending.unref();
   }
 
   private reload(): void {

@@ -42,8 +42,8 @@ jest.setTimeout(180_000);
 const { OK, NOT_FOUND, PERMISSION_DENIED, UNAVAILABLE } = grpc.status;
 const proto = grpc.loadPackageDefinition(loadAgentPackageDefinition()) as unknown as ProtoGrpcType;
 
-/** How a deployment installs a renewed certificate and key into the folder its args name. */
-type Renew = (tlsDir: string, files: Record<string, Buffer>) => void;
+/** How a deployment installs changed files (a renewed certificate and key, a new policy) into the folder its args name. */
+type Renew = (dir: string, files: Record<string, Buffer>) => void;
 
 /**
  * A Kubernetes Secret volume, as the kubelet writes it: the files in a
@@ -136,6 +136,8 @@ describe.each(DEPLOYMENTS)('$name, started with its own arguments', ({ serveArgs
   let address: string;
 
   const p = (name: string): string => certs.path(name);
+  const installPolicy = (text: string): void => renew(path.dirname(flagValue(args, '--policy')), { [path.basename(flagValue(args, '--policy'))]: Buffer.from(text) });
+  const reloads = (): number => agent.output().split('\n').filter((l) => l.includes('"msg":"policy reloaded"')).length;
   /** The TLS files the args name, by file name, holding server certificate `name` (and the CA, if the args name one). */
   const serverFiles = (name: string): Record<string, Buffer> => ({
     [path.basename(flagValue(args, '--tls-cert'))]: certs.read(`${name}.pem`),
@@ -180,8 +182,7 @@ describe.each(DEPLOYMENTS)('$name, started with its own arguments', ({ serveArgs
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-deploy-'));
     args = relocate(serveArgs, dir, { ports: true });
     renew(path.dirname(flagValue(args, '--tls-cert')), serverFiles('server'));
-    fs.mkdirSync(path.dirname(flagValue(args, '--policy')), { recursive: true });
-    fs.writeFileSync(flagValue(args, '--policy'), policyText);
+    installPolicy(policyText);
     agent = await startAgent({ dir, serveArgs: args });
     address = agent.tcpAddress();
     // SERVING once its first CRIU probe has answered (the log says so only at debug level).
@@ -276,6 +277,30 @@ describe.each(DEPLOYMENTS)('$name, started with its own arguments', ({ serveArgs
       }
     },
   );
+
+  it('applies a changed policy without a restart, installed the way the deployment updates it; a broken one changes nothing', async () => {
+    const pid = agent.pid;
+    const monitoringClient = tlsClient('monitoring');
+    const deleteIt = (): Promise<unknown> => call(monitoringClient, 'DeleteCheckpoint', { checkpoint_id: 'deploy-policy' });
+    await expectStatus(deleteIt(), PERMISSION_DENIED);
+    const operator = Object.keys(policy.roles).find((r) => policy.roles[r]?.includes('*')) ?? '';
+    const widened = { ...policy, bindings: [...policy.bindings, { identity: monitoring, role: operator }] };
+    try {
+      const before = reloads();
+      installPolicy(JSON.stringify(widened));
+      await waitFor('the reloaded policy', () => reloads() > before);
+      await expectStatus(deleteIt(), NOT_FOUND);
+      installPolicy('{"roles": ');
+      await waitFor('the refused policy', () => agent.output().includes('not a valid policy; keeping the previous one'));
+      await expectStatus(deleteIt(), NOT_FOUND);
+    } finally {
+      const before = reloads();
+      installPolicy(policyText);
+      await waitFor('the original policy back', () => reloads() > before);
+    }
+    await expectStatus(deleteIt(), PERMISSION_DENIED);
+    expect(agent.pid).toBe(pid);
+  });
 
   it('presents a renewed certificate, installed the way the deployment renews it, without a restart', async () => {
     const pid = agent.pid;
