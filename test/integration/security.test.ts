@@ -63,6 +63,15 @@ async function waitFor(what: string, cond: () => boolean, ms = 15_000): Promise<
   }
 }
 
+/** The policy of the TLS tests: the controller certificate operates, the reader's reads. */
+const CERT_POLICY = {
+  roles: { reader: ['Check', 'ListCheckpoints', 'GetCheckpoint'], operator: ['*'] },
+  bindings: [
+    { identity: 'spiffe://cluster/controller', role: 'operator' },
+    { identity: 'spiffe://cluster/reader', role: 'reader' },
+  ],
+};
+
 const clients: CheckpointAgentClient[] = [];
 const agents: AgentProcess[] = [];
 const track = <T extends CheckpointAgentClient>(c: T): T => (clients.push(c), c);
@@ -80,16 +89,7 @@ beforeAll(() => {
   certs.makeCert('rogue', 'rogue-ca', 'controller', 'URI:spiffe://cluster/controller', 'clientAuth');
   fs.copyFileSync(p('server.pem'), p('live.pem'));
   fs.copyFileSync(p('server.key'), p('live.key'));
-  fs.writeFileSync(
-    p('policy.json'),
-    JSON.stringify({
-      roles: { reader: ['Check', 'ListCheckpoints', 'GetCheckpoint'], operator: ['*'] },
-      bindings: [
-        { identity: 'spiffe://cluster/controller', role: 'operator' },
-        { identity: 'spiffe://cluster/reader', role: 'reader' },
-      ],
-    }),
-  );
+  fs.writeFileSync(p('policy.json'), JSON.stringify(CERT_POLICY));
 });
 
 afterAll(async () => {
@@ -200,18 +200,8 @@ describe('a unix socket and an mTLS port on one agent: identities per connection
   };
 
   beforeAll(async () => {
-    fs.writeFileSync(
-      p('policy-uids.json'),
-      JSON.stringify({
-        roles: { reader: ['Check', 'ListCheckpoints', 'GetCheckpoint'], operator: ['*'] },
-        bindings: [
-          { identity: 'spiffe://cluster/controller', role: 'operator' },
-          { identity: 'spiffe://cluster/reader', role: 'reader' },
-          { identity: 'uid:0', role: 'operator' },
-          { identity: 'unix', role: 'reader' },
-        ],
-      }),
-    );
+    const bindings = [...CERT_POLICY.bindings, { identity: 'uid:0', role: 'operator' }, { identity: 'unix', role: 'reader' }];
+    fs.writeFileSync(p('policy-uids.json'), JSON.stringify({ ...CERT_POLICY, bindings }));
     // A folder others may enter, so that the socket's own mode is what decides.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-uids-'));
     fs.chmodSync(dir, 0o755);
