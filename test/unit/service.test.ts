@@ -10,6 +10,7 @@ import { pidInUse, readProcess, snapshotTree, treeStatus, waitForTreeStatus } fr
 import { parseListenAddress } from '../../src/server/address';
 import { createServices, type DumpParams, type Services } from '../../src/service';
 import { CheckpointStore, RECORD_FILE, type CheckpointRecord } from '../../src/store';
+import { checkpointRecord } from '../helpers/records';
 import { agentRejection } from '../helpers/errors';
 
 // ---------------------------------------------------------------------------
@@ -164,23 +165,21 @@ const checkpointEntries = (): string[] => readdirSync(store.checkpointsDir);
 
 async function commitRecord(id: string, over: Partial<CheckpointRecord>): Promise<void> {
   const pending = await store.create(id);
-  await pending.commit({
-    id,
-    kind: 'dump',
-    pid: 0,
-    pids: [],
-    createdAt: new Date().toISOString(),
-    criuVersion: '4.2.1',
-    kernel: os.release(),
-    commandLine: [],
-    sizeBytes: 0,
-    fileCount: 0,
-    digestAlgorithm: 'xxh64',
-    files: [],
-    finalState: 'DEAD',
-    logFile: 'dump.log',
-    ...over,
-  });
+  await pending.commit(checkpointRecord(id, { createdAt: new Date().toISOString(), ...over }));
+}
+
+/** Makes the fake CRIU's dumps wait: `inside` resolves once one has started, `release` lets them finish. */
+function holdDumps(): { inside: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let entered!: () => void;
+  const inside = new Promise<void>((r) => (entered = r));
+  criu.onDump = async (run) => {
+    writeImages(run);
+    entered();
+    await gate;
+  };
+  return { inside, release };
 }
 
 describe('Dump', () => {
@@ -410,15 +409,7 @@ describe('Dump', () => {
 
   it('a second dump of the same pid while one runs is aborted', async () => {
     const pid = await startSleeper();
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let entered!: () => void;
-    const inside = new Promise<void>((r) => (entered = r));
-    criu.onDump = async (run) => {
-      writeImages(run);
-      entered();
-      await gate;
-    };
+    const { inside, release } = holdDumps();
     const first = services.dump.dump(dumpParams(pid, { checkpointId: 'first' }));
     await inside;
     const err = await agentRejection(services.dump.dump(dumpParams(pid, { checkpointId: 'second' })));
@@ -439,15 +430,7 @@ describe('Dump', () => {
   it('a second dump into the same checkpoint id (another pid) while one runs is aborted', async () => {
     const a = await startSleeper();
     const b = await startSleeper();
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let entered!: () => void;
-    const inside = new Promise<void>((r) => (entered = r));
-    criu.onDump = async (run) => {
-      writeImages(run);
-      entered();
-      await gate;
-    };
+    const { inside, release } = holdDumps();
     const first = services.dump.dump(dumpParams(a, { checkpointId: 'shared' }));
     await inside;
     const err = await agentRejection(services.dump.dump(dumpParams(b, { checkpointId: 'shared' })));

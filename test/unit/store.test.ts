@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { AgentError } from '../../src/errors';
-import { CheckpointStore, MAX_ID_LENGTH, RECORD_FILE, validateCheckpointId, type CheckpointRecord } from '../../src/store';
+import { CheckpointStore, MAX_ID_LENGTH, RECORD_FILE, validateCheckpointId } from '../../src/store';
+import { checkpointRecord as record } from '../helpers/records';
 import { agentRejection } from '../helpers/errors';
 
 function thrown(fn: () => unknown): AgentError {
@@ -18,26 +19,6 @@ function thrown(fn: () => unknown): AgentError {
 }
 
 const mode = (p: string): number => statSync(p).mode & 0o777;
-
-function record(id: string, over: Partial<CheckpointRecord> = {}): CheckpointRecord {
-  return {
-    id,
-    kind: 'dump',
-    pid: 4242,
-    pids: [4242, 4243],
-    createdAt: '2026-01-02T03:04:05.000Z',
-    criuVersion: '4.2.1',
-    kernel: '6.1.0',
-    commandLine: ['/usr/bin/sleep', '1000'],
-    sizeBytes: 0,
-    fileCount: 0,
-    digestAlgorithm: 'xxh64',
-    files: [],
-    finalState: 'DEAD',
-    logFile: 'dump.log',
-    ...over,
-  };
-}
 
 describe('validateCheckpointId', () => {
   it.each(['a', 'web-1-2026-11-29', 'A_b.c-9', '_leading-underscore', '9lives', 'v1.2.3', 'a-', 'x'.repeat(MAX_ID_LENGTH)])(
