@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as net from 'node:net';
-import { parseListenAddress, type ListenAddress } from './server/address';
-import { readPolicyFile, type Policy } from './server/authz';
+import { parseListenAddress, type ListenAddress } from './listenAddress';
+import { readPolicyFile, type Policy } from './policy';
 
 /** The agent's settings, validated once at start and passed explicitly. */
 export interface AgentConfig {

@@ -6,7 +6,7 @@ import type { AgentConfig } from '../config';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { loadAddon } from '../native/addon';
-import type { ListenAddress } from './address';
+import type { ListenAddress } from '../listenAddress';
 
 /** One bound listener: the address callers dial, and how to stop accepting on it. */
 export interface BoundListener {

@@ -1,4 +1,5 @@
-import { authorize, certificateNames, isTransportName, parsePolicy, type ClientIdentity } from '../../src/server/authz';
+import { parsePolicy } from '../../src/policy';
+import { authorize, certificateNames, isTransportName, type ClientIdentity } from '../../src/server/authz';
 import { cgroupUnder } from '../../src/service/guards';
 
 const who = (names: string[], verified = false): ClientIdentity => ({ names, verified });

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { ConfigError, DEFAULTS, loadConfig, reportConfig, type AgentConfig } from '../../src/config';
-import { parseListenAddress } from '../../src/server/address';
+import { parseListenAddress } from '../../src/listenAddress';
 
 let tmp: string;
 beforeEach(() => {

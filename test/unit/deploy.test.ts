@@ -16,7 +16,8 @@ import { DockerfileParser, ModifiableInstruction, type Instruction } from 'docke
 import { validate as lintDockerfile } from 'dockerfile-utils';
 import { EXIT } from '../../src/cli/args';
 import { ConfigError, loadConfig } from '../../src/config';
-import { AGENT_METHODS, authorize, isTransportName, parsePolicy, type Policy } from '../../src/server/authz';
+import { AGENT_METHODS, parsePolicy, type Policy } from '../../src/policy';
+import { authorize, isTransportName } from '../../src/server/authz';
 import { cgroupUnder } from '../../src/service/guards';
 import {
   configMapData,

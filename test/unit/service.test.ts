@@ -7,7 +7,7 @@ import type { AgentConfig } from '../../src/config';
 import type { CriuClient, CriuFeatures, CriuRun, CriuVersion } from '../../src/criu/client';
 import { AgentError } from '../../src/errors';
 import { pidInUse, readProcess, snapshotTree, treeStatus, waitForTreeStatus } from '../../src/proctree';
-import { parseListenAddress } from '../../src/server/address';
+import { parseListenAddress } from '../../src/listenAddress';
 import { createServices, type DumpParams, type Services } from '../../src/service';
 import { CheckpointStore, RECORD_FILE, type CheckpointRecord } from '../../src/store';
 import { checkpointRecord } from '../helpers/records';
