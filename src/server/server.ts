@@ -1,12 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { HealthImplementation } from 'grpc-health-check';
 import type { AgentConfig } from '../config';
 import type { ProtoGrpcType } from '../generated/agent';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
-import { loadAgentPackageDefinition, loaderOptions } from '../proto';
+import { loadAgentPackageDefinition } from '../proto';
 import type { Services } from '../service';
 import { agentHandlers } from './handlers';
 import { auditInterceptor } from './audit';
@@ -14,7 +12,7 @@ import { UNIX_IDENTITY } from '../policy';
 import { authzInterceptor, PolicySource, type Transports } from './authz';
 import { bindListeners, type BoundListener } from './listeners';
 import { AgentMetrics, startMetricsServer, type MetricsServer } from './metrics';
-import { reflectionPackageDefinition } from './reflection';
+import { addReflection } from './reflection';
 import { ReloadingTlsCredentials } from './tls';
 import { DEFAULTS } from '../config';
 
@@ -60,8 +58,7 @@ export async function startServer(config: AgentConfig, services: Services, log: 
 
   const health = new HealthImplementation({ '': 'NOT_SERVING', [AGENT_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
-  const healthDef = protoLoader.loadSync(healthProtoPath, loaderOptions);
-  new ReflectionService(reflectionPackageDefinition(agentDef, healthDef)).addToServer(server);
+  addReflection(server);
 
   let metricsServer: MetricsServer | undefined;
   let tls: ReloadingTlsCredentials | undefined;
