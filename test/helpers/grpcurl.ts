@@ -47,14 +47,14 @@ export function grpcurlCommands(text: string, vars: Record<string, string> = {})
         if (!(name in vars)) env[name] = shellWords(value, env).join(' ');
         continue;
       }
-      const argv = shellWords(line, env);
-      if (argv[0] === 'grpcurl') out.push({ text: line, argv });
+      // Other commands are left alone: they need not fit this parser.
+      if (line.startsWith('grpcurl ')) out.push({ text: line, argv: shellWords(line, env) });
     }
   }
   return out;
 }
 
-/** A POSIX shell's word splitting of one line: '...' literal, "..." with \" \\ \$ and $VAR, bare $VAR. */
+/** A POSIX shell's word splitting of one line: '...' literal, "..." with \" \\ \$ and $VAR, bare $VAR, # comments. */
 export function shellWords(line: string, env: Record<string, string> = {}): string[] {
   const words: string[] = [];
   let word: string | undefined;
@@ -94,6 +94,8 @@ export function shellWords(line: string, env: Record<string, string> = {}): stri
       const [v, next] = variable(i);
       add(v);
       i = next;
+    } else if (c === '#' && word === undefined) {
+      break; // a comment, to the end of the line
     } else if (/\s/.test(c)) {
       if (word !== undefined) words.push(word);
       word = undefined;
