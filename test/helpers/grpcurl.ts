@@ -41,10 +41,15 @@ export function grpcurlCommands(text: string, vars: Record<string, string> = {})
     for (const raw of block.replace(/\\\n\s*/g, ' ').split('\n')) {
       const line = raw.trim();
       if (line === '' || line.startsWith('#')) continue;
-      const assignment = /^([A-Za-z_]\w*)=(\S*)$/.exec(line);
+      const assignment = /^([A-Za-z_]\w*)=(.*)$/.exec(line);
       if (assignment) {
         const [, name = '', value = ''] = assignment;
-        if (!(name in vars)) env[name] = shellWords(value, env).join(' ');
+        if (name in vars) continue;
+        try {
+          env[name] = shellWords(value, env).join(' ');
+        } catch {
+          delete env[name]; // e.g. PID=$(pgrep ...): a command using $PID then needs it in `vars`
+        }
         continue;
       }
       // Other commands are left alone: they need not fit this parser.

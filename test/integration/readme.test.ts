@@ -123,3 +123,29 @@ function processState(pid: number): string {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '';
 }
+
+// The emulation is only as good as its JSON mapping: grpcurl takes proto
+// and lowerCamelCase names and refuses unknown fields and enum values. After
+// the README sequence above: web-2 is its checkpoint.
+describe('the grpcurl emulation, on the same agent', () => {
+  const run = (data: string, method: string): Promise<GrpcurlResult> =>
+    runGrpcurl(parseGrpcurl(['grpcurl', '-plaintext', '-d', data, `unix://${agent.socket}`, `criu_agent.v1.CheckpointAgent/${method}`]));
+
+  it('takes lowerCamelCase names and prints them', async () => {
+    const res = await run('{"checkpointId": "web-2"}', 'GetCheckpoint');
+    expect(res.code).toBe(grpc.status.OK);
+    expect(res.json).toMatchObject({ checkpointId: 'web-2', finalState: 'FINAL_STATE_DEAD' });
+    expect(res.output).toMatch(/^\{\n {2}"checkpointId": "web-2",\n/);
+  });
+
+  it('refuses unknown fields and enum values as grpcurl does', async () => {
+    await expect(run('{"pid": 1, "nope": 2}', 'Continue')).rejects.toThrow('message type criu_agent.v1.ContinueRequest has no known field named nope');
+    await expect(run('{"checkpoint_id": "x", "final_state": "FINAL_STATE_ASLEEP"}', 'Restore')).rejects.toThrow(
+      'enum criu_agent.v1.FinalState has no value named FINAL_STATE_ASLEEP',
+    );
+  });
+
+  it('reports an unknown method with its status', async () => {
+    expect(await run('{}', 'NoSuchMethod')).toMatchObject({ code: grpc.status.UNKNOWN, message: expect.stringContaining('does not include a method named "NoSuchMethod"') as unknown });
+  });
+});
