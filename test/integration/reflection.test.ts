@@ -613,6 +613,27 @@ describe.each(VERSIONS)('reflection %s', (version) => {
     }
   });
 
+  // grpcurl describe SYMBOL asks for the file containing the symbol.
+  it('finds the file of every message, enum, service and method by its full name', async () => {
+    const symbols: [string, string][] = [];
+    for (const [name, f] of files) {
+      const pkg = f.package ? `${f.package}.` : '';
+      const addMessage = (scope: string, m: descriptor.IDescriptorProto): void => {
+        symbols.push([`${scope}${m.name ?? ''}`, name]);
+        for (const n of m.nestedType ?? []) addMessage(`${scope}${m.name ?? ''}.`, n);
+        for (const e of m.enumType ?? []) symbols.push([`${scope}${m.name ?? ''}.${e.name ?? ''}`, name]);
+      };
+      for (const m of f.messageType ?? []) addMessage(pkg, m);
+      for (const e of f.enumType ?? []) symbols.push([`${pkg}${e.name ?? ''}`, name]);
+      for (const svc of f.service ?? []) {
+        symbols.push([`${pkg}${svc.name ?? ''}`, name]);
+        for (const m of svc.method ?? []) symbols.push([`${pkg}${svc.name ?? ''}.${m.name ?? ''}`, name]);
+      }
+    }
+    expect(symbols.length).toBeGreaterThan(40);
+    for (const [symbol, file] of symbols) expect([symbol, (await r.files({ file_containing_symbol: symbol }))[0]?.file.name]).toEqual([symbol, file]);
+  });
+
   it('answers NOT_FOUND for unknown symbols and files', async () => {
     const s = await r.request({ file_containing_symbol: 'no.such.Symbol' });
     expect(s.error_response?.error_code).toBe(grpc.status.NOT_FOUND);
