@@ -41,21 +41,27 @@ export interface Policy {
 
 /** Validates a parsed policy file; throws an Error whose message names the bad entry. */
 export function parsePolicy(json: unknown): Policy {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('expected a JSON object with "roles" and "bindings"');
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new Error('expected a JSON object with "roles" and "bindings"');
   const o = json as Record<string, unknown>;
   for (const k of Object.keys(o)) {
-    if (!['roles', 'bindings', 'unixIdentity'].includes(k)) throw new Error(`unknown key ${JSON.stringify(k)}; known: roles, bindings, unixIdentity`);
+    if (!['roles', 'bindings', 'unixIdentity'].includes(k))
+      throw new Error(`unknown key ${JSON.stringify(k)}; known: roles, bindings, unixIdentity`);
   }
-  if (typeof o.roles !== 'object' || o.roles === null || Array.isArray(o.roles)) throw new Error('"roles" must be an object of role name -> list of RPC names');
+  if (typeof o.roles !== 'object' || o.roles === null || Array.isArray(o.roles))
+    throw new Error('"roles" must be an object of role name -> list of RPC names');
   const roles: Record<string, readonly string[]> = {};
   for (const [role, methods] of Object.entries(o.roles)) {
-    if (!Array.isArray(methods) || !methods.every((m) => typeof m === 'string')) throw new Error(`roles.${role} must be a list of RPC names`);
+    if (!Array.isArray(methods) || !methods.every((m) => typeof m === 'string'))
+      throw new Error(`roles.${role} must be a list of RPC names`);
     for (const m of methods) {
       if (m !== '*' && !(AGENT_METHODS as readonly string[]).includes(m)) {
-        throw new Error(`roles.${role}: ${JSON.stringify(m)} is not an RPC of criu_agent.v1.CheckpointAgent (${AGENT_METHODS.join(', ')}, or "*")`);
+        throw new Error(
+          `roles.${role}: ${JSON.stringify(m)} is not an RPC of criu_agent.v1.CheckpointAgent (${AGENT_METHODS.join(', ')}, or "*")`,
+        );
       }
     }
-    roles[role] = Object.freeze([...(methods)]);
+    roles[role] = Object.freeze([...methods]);
   }
   if (!Array.isArray(o.bindings)) throw new Error('"bindings" must be a list of {"identity": ..., "role": ...}');
   const bindings = o.bindings.map((b: unknown, i) => {
@@ -63,14 +69,16 @@ export function parsePolicy(json: unknown): Policy {
     if (typeof e !== 'object' || e === null || typeof e.identity !== 'string' || e.identity === '' || typeof e.role !== 'string') {
       throw new Error(`bindings[${i}] must be {"identity": "...", "role": "..."}`);
     }
-    if (!(e.role in roles)) throw new Error(`bindings[${i}]: no role ${JSON.stringify(e.role)} in "roles" (${Object.keys(roles).join(', ')})`);
+    if (!(e.role in roles))
+      throw new Error(`bindings[${i}]: no role ${JSON.stringify(e.role)} in "roles" (${Object.keys(roles).join(', ')})`);
     return Object.freeze({ identity: e.identity, role: e.role });
   });
-  if (o.unixIdentity !== undefined && (typeof o.unixIdentity !== 'string' || o.unixIdentity === '')) throw new Error('"unixIdentity" must be a non-empty string');
+  if (o.unixIdentity !== undefined && (typeof o.unixIdentity !== 'string' || o.unixIdentity === ''))
+    throw new Error('"unixIdentity" must be a non-empty string');
   return Object.freeze({
     roles: Object.freeze(roles),
     bindings: Object.freeze(bindings),
-    unixIdentity: (o.unixIdentity) ?? UNIX_IDENTITY,
+    unixIdentity: o.unixIdentity ?? UNIX_IDENTITY,
   });
 }
 

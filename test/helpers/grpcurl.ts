@@ -34,7 +34,9 @@ export interface ScriptCommand {
  * overrides the script's own assignments (e.g. the socket address).
  */
 export function grpcurlCommands(text: string, vars: Record<string, string> = {}): ScriptCommand[] {
-  const blocks = text.includes('```') ? [...text.matchAll(/^```(?:sh|bash|shell|console)\n([\s\S]*?)^```/gm)].map((m) => m[1] ?? '') : [text];
+  const blocks = text.includes('```')
+    ? [...text.matchAll(/^```(?:sh|bash|shell|console)\n([\s\S]*?)^```/gm)].map((m) => m[1] ?? '')
+    : [text];
   const out: ScriptCommand[] = [];
   for (const block of blocks) {
     const env: Record<string, string> = { ...vars };
@@ -71,7 +73,7 @@ export function shellWords(line: string, env: Record<string, string> = {}): stri
     if (!(name in env)) throw new Error(`${JSON.stringify(line)}: $${name} is not set`);
     return [env[name] ?? '', i + m[0].length];
   };
-  for (let i = 0; i < line.length; ) {
+  for (let i = 0; i < line.length;) {
     const c = line[i] ?? '';
     if (c === "'") {
       const end = line.indexOf("'", i + 1);
@@ -80,7 +82,7 @@ export function shellWords(line: string, env: Record<string, string> = {}): stri
       i = end + 1;
     } else if (c === '"') {
       add('');
-      for (i++; line[i] !== '"'; ) {
+      for (i++; line[i] !== '"';) {
         if (i >= line.length) throw new Error(`${JSON.stringify(line)}: unterminated "`);
         if (line[i] === '\\' && '"\\$`'.includes(line[i + 1] ?? '')) {
           add(line[i + 1] ?? '');
@@ -129,7 +131,19 @@ export interface GrpcurlCall {
 }
 
 const BOOL_FLAGS = new Set(['plaintext', 'insecure', 'v', 'vv', 'emit-defaults', 'allow-unknown-fields', 'unix']);
-const VALUE_FLAGS = new Set(['d', 'H', 'rpc-header', 'cacert', 'cert', 'key', 'servername', 'authority', 'max-time', 'connect-timeout', 'format']);
+const VALUE_FLAGS = new Set([
+  'd',
+  'H',
+  'rpc-header',
+  'cacert',
+  'cert',
+  'key',
+  'servername',
+  'authority',
+  'max-time',
+  'connect-timeout',
+  'format',
+]);
 
 /** grpcurl's command line (argv[0] "grpcurl"), with Go's flag rules: -flag or --flag, value as the next word or after "=". */
 export function parseGrpcurl(argv: readonly string[]): GrpcurlCall {
@@ -150,7 +164,8 @@ export function parseGrpcurl(argv: readonly string[]): GrpcurlCall {
     flags.set(name, [...(flags.get(name) ?? []), value]);
   }
   // grpcurl#496: with -unix, v1.9.3 dials the path over TCP and fails.
-  if (flags.has('unix')) throw new Error('-unix is broken in grpcurl v1.9.3 (grpcurl#496): give the socket as the address, unix:///path/to/agent.sock');
+  if (flags.has('unix'))
+    throw new Error('-unix is broken in grpcurl v1.9.3 (grpcurl#496): give the socket as the address, unix:///path/to/agent.sock');
   if (flags.get('format')?.some((f) => f !== 'json')) throw new Error('only -format json is emulated');
   const [address, ...rest] = argv.slice(i);
   if (!address) throw new Error('too few arguments: no address');
@@ -210,7 +225,12 @@ export async function runGrpcurl(call: GrpcurlCall, opts: RunOptions = {}): Prom
     if (call.verb === 'list') {
       if (!call.symbol) return ok((await reflection.services()).sort().join('\n'));
       const svc = (await reflection.root(call.symbol)).lookupService(call.symbol);
-      return ok(svc.methodsArray.map((m) => `${call.symbol ?? ''}.${m.name}`).sort().join('\n'));
+      return ok(
+        svc.methodsArray
+          .map((m) => `${call.symbol ?? ''}.${m.name}`)
+          .sort()
+          .join('\n'),
+      );
     }
     if (call.verb === 'describe') {
       if (!call.symbol) throw new Error('describe without a symbol is not emulated');
@@ -236,8 +256,12 @@ interface Connection {
 
 function connection(call: GrpcurlCall, opts: RunOptions): Connection {
   const file = (f: string | undefined): Buffer | null => (f === undefined ? null : fs.readFileSync(path.resolve(opts.cwd ?? '.', f)));
-  const credentials = call.plaintext ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(file(call.tls.cacert), file(call.tls.key), file(call.tls.cert));
-  const options: grpc.ChannelOptions = call.tls.servername ? { 'grpc.ssl_target_name_override': call.tls.servername, 'grpc.default_authority': call.tls.servername } : {};
+  const credentials = call.plaintext
+    ? grpc.credentials.createInsecure()
+    : grpc.credentials.createSsl(file(call.tls.cacert), file(call.tls.key), file(call.tls.cert));
+  const options: grpc.ChannelOptions = call.tls.servername
+    ? { 'grpc.ssl_target_name_override': call.tls.servername, 'grpc.default_authority': call.tls.servername }
+    : {};
   return {
     address: opts.dial?.[call.address] ?? call.address,
     credentials,
@@ -282,25 +306,38 @@ class Reflection {
   private async ask(req: object): Promise<ReflectionResponse> {
     if (!this.client) {
       const v = this.version;
-      const def = protoLoader.loadSync(`grpc/reflection/${v}/reflection.proto`, { keepCase: true, defaults: true, oneofs: true, includeDirs: [REFLECTION_PROTO_DIR] });
-      const Client = grpc.makeGenericClientConstructor(def[`grpc.reflection.${v}.ServerReflection`] as grpc.ServiceDefinition, 'ServerReflection');
+      const def = protoLoader.loadSync(`grpc/reflection/${v}/reflection.proto`, {
+        keepCase: true,
+        defaults: true,
+        oneofs: true,
+        includeDirs: [REFLECTION_PROTO_DIR],
+      });
+      const Client = grpc.makeGenericClientConstructor(
+        def[`grpc.reflection.${v}.ServerReflection`] as grpc.ServiceDefinition,
+        'ServerReflection',
+      );
       this.client = new Client(this.conn.address, this.conn.credentials, this.conn.options);
     }
-    const client = this.client as unknown as { ServerReflectionInfo(md: grpc.Metadata): grpc.ClientDuplexStream<object, ReflectionResponse> };
+    const client = this.client as unknown as {
+      ServerReflectionInfo(md: grpc.Metadata): grpc.ClientDuplexStream<object, ReflectionResponse>;
+    };
     const stream = client.ServerReflectionInfo(this.conn.metadata());
     return new Promise((resolve, reject) => {
       stream.once('data', (r: ReflectionResponse) => {
         stream.end();
         resolve(r);
       });
-      stream.once('error', (e: grpc.ServiceError) => reject(new ReflectionError(e.code, `failed to query for service descriptor: ${e.details}`)));
+      stream.once('error', (e: grpc.ServiceError) =>
+        reject(new ReflectionError(e.code, `failed to query for service descriptor: ${e.details}`)),
+      );
       stream.write({ host: '', ...req });
     });
   }
 
   async services(): Promise<string[]> {
     const r = await this.ask({ list_services: '*' });
-    if (!r.list_services_response) throw new ReflectionError(r.error_response?.error_code ?? grpc.status.UNKNOWN, r.error_response?.error_message ?? 'no answer');
+    if (!r.list_services_response)
+      throw new ReflectionError(r.error_response?.error_code ?? grpc.status.UNKNOWN, r.error_response?.error_message ?? 'no answer');
     return r.list_services_response.service.map((s) => s.name);
   }
 
@@ -310,9 +347,14 @@ class Reflection {
       const r = await this.ask(req);
       if (!r.file_descriptor_response) {
         const code: grpc.status = r.error_response?.error_code ?? grpc.status.UNKNOWN;
-        throw new ReflectionError(code, code === grpc.status.NOT_FOUND ? `Symbol not found: ${symbol}` : (r.error_response?.error_message ?? 'no answer'));
+        throw new ReflectionError(
+          code,
+          code === grpc.status.NOT_FOUND ? `Symbol not found: ${symbol}` : (r.error_response?.error_message ?? 'no answer'),
+        );
       }
-      const files = r.file_descriptor_response.file_descriptor_proto.map((b) => descriptor.FileDescriptorProto.toObject(descriptor.FileDescriptorProto.decode(b)) as descriptor.IFileDescriptorProto);
+      const files = r.file_descriptor_response.file_descriptor_proto.map(
+        (b) => descriptor.FileDescriptorProto.toObject(descriptor.FileDescriptorProto.decode(b)) as descriptor.IFileDescriptorProto,
+      );
       for (const f of files) if (!this.known.has(f.name ?? '')) this.known.set(f.name ?? '', f);
       return files[0]?.name ?? '';
     };
@@ -334,7 +376,9 @@ class Reflection {
 
   async root(symbol: string): Promise<protobuf.Root> {
     const files = await this.files(symbol);
-    return (protobuf.Root as unknown as { fromDescriptor(d: descriptor.IFileDescriptorSet): protobuf.Root }).fromDescriptor({ file: files });
+    return (protobuf.Root as unknown as { fromDescriptor(d: descriptor.IFileDescriptorSet): protobuf.Root }).fromDescriptor({
+      file: files,
+    });
   }
 
   close(): void {
@@ -383,15 +427,15 @@ function failure(code: grpc.status, message: string): GrpcurlResult {
   return { code, message, output: '' };
 }
 
-const isMapEntry = (t: protobuf.ReflectionObject | null): t is protobuf.Type =>
-  t instanceof protobuf.Type && t.options?.map_entry === true;
+const isMapEntry = (t: protobuf.ReflectionObject | null): t is protobuf.Type => t instanceof protobuf.Type && t.options?.map_entry === true;
 
 /** protoc's default json_name: "checkpoint_id" -> "checkpointId". */
 export const jsonName = (field: string): string => field.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()).replace(/_/g, '');
 
 /** proto3 JSON (as grpcurl's -d takes it) -> the object protobufjs's fromObject takes; unknown fields and enum values refused as grpcurl refuses them. */
 function fromJson(type: protobuf.Type, json: unknown): Record<string, unknown> {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${type.fullName.slice(1)}: expected a JSON object`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new Error(`${type.fullName.slice(1)}: expected a JSON object`);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(json)) {
     const field = type.fields[key] ?? type.fieldsArray.find((f) => jsonName(f.name) === key);
@@ -436,7 +480,10 @@ function renameFields(type: protobuf.Type, obj: Record<string, unknown>): Record
     if (isMapEntry(t)) {
       const valueType = t.fields.value?.resolve().resolvedType;
       out[jsonName(field.name)] = Object.fromEntries(
-        (v as { key: unknown; value: unknown }[]).map((e) => [String(e.key), valueType instanceof protobuf.Type ? renameFields(valueType, (e.value ?? {}) as Record<string, unknown>) : e.value]),
+        (v as { key: unknown; value: unknown }[]).map((e) => [
+          String(e.key),
+          valueType instanceof protobuf.Type ? renameFields(valueType, (e.value ?? {}) as Record<string, unknown>) : e.value,
+        ]),
       );
     } else out[jsonName(field.name)] = Array.isArray(v) ? v.map(one) : one(v);
   }
@@ -481,10 +528,17 @@ const LABEL_REPEATED = 3;
 export function describe(files: readonly descriptor.IFileDescriptorProto[], symbol: string): string {
   const file = files[0];
   if (!file) throw new Error(`no file for ${symbol}`);
-  const locations = new Map(((file.sourceCodeInfo as { location?: SourceLocation[] } | null)?.location ?? []).map((l) => [JSON.stringify(l.path ?? []), l]));
+  const locations = new Map(
+    ((file.sourceCodeInfo as { location?: SourceLocation[] } | null)?.location ?? []).map((l) => [JSON.stringify(l.path ?? []), l]),
+  );
   const lead = (p: number[], indent: string): string[] => {
     const c = locations.get(JSON.stringify(p))?.leadingComments;
-    return c === undefined ? [] : c.replace(/\n$/, '').split('\n').map((l) => `${indent}//${l}`);
+    return c === undefined
+      ? []
+      : c
+          .replace(/\n$/, '')
+          .split('\n')
+          .map((l) => `${indent}//${l}`);
   };
   const trail = (p: number[]): string => {
     const c = locations.get(JSON.stringify(p))?.trailingComments;
@@ -504,12 +558,16 @@ export function describe(files: readonly descriptor.IFileDescriptorProto[], symb
       return `${f.label === LABEL_REPEATED ? 'repeated ' : ''}${scalar(f)}`;
     };
     out.push(`${symbol} is a message:`, ...lead([4, mi], ''), `message ${name} {`);
-    (m.field ?? []).forEach((f, j) => out.push(...lead([4, mi, 2, j], '  '), `  ${typeOf(f)} ${f.name ?? ''} = ${f.number ?? 0};${trail([4, mi, 2, j])}`));
+    (m.field ?? []).forEach((f, j) =>
+      out.push(...lead([4, mi, 2, j], '  '), `  ${typeOf(f)} ${f.name ?? ''} = ${f.number ?? 0};${trail([4, mi, 2, j])}`),
+    );
     out.push('}');
   } else if (ei >= 0) {
     const e = file.enumType?.[ei] ?? {};
     out.push(`${symbol} is an enum:`, ...lead([5, ei], ''), `enum ${name} {`);
-    (e.value ?? []).forEach((v, j) => out.push(...lead([5, ei, 2, j], '  '), `  ${v.name ?? ''} = ${v.number ?? 0};${trail([5, ei, 2, j])}`));
+    (e.value ?? []).forEach((v, j) =>
+      out.push(...lead([5, ei, 2, j], '  '), `  ${v.name ?? ''} = ${v.number ?? 0};${trail([5, ei, 2, j])}`),
+    );
     out.push('}');
   } else if (si >= 0) {
     const s = file.service?.[si] ?? {};

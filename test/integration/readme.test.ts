@@ -38,7 +38,16 @@ beforeAll(async () => {
   fs.copyFileSync(certs.path('ca.pem'), certs.path('ca.crt'));
   fs.copyFileSync(certs.path('controller.pem'), certs.path('controller.crt'));
   agent = await startAgent({
-    args: ['--listen', '127.0.0.1:0', '--tls-cert', certs.path('server.pem'), '--tls-key', certs.path('server.key'), '--tls-client-ca', certs.path('ca.pem')],
+    args: [
+      '--listen',
+      '127.0.0.1:0',
+      '--tls-cert',
+      certs.path('server.pem'),
+      '--tls-key',
+      certs.path('server.key'),
+      '--tls-client-ca',
+      certs.path('ca.pem'),
+    ],
   });
   target = await startTarget();
 });
@@ -56,7 +65,10 @@ it('has the grpcurl commands this test knows, none with -unix, all dialing the d
   expect(defaultSocket).toBe('unix:///run/criu-agent/agent.sock');
   for (const c of printed) {
     expect(c.argv).not.toContain('-unix');
-    expect([c.text, parseGrpcurl(c.argv).address]).toEqual([c.text, expect.stringMatching(new RegExp(`^(${defaultSocket}|${MTLS_ADDRESS})$`))]);
+    expect([c.text, parseGrpcurl(c.argv).address]).toEqual([
+      c.text,
+      expect.stringMatching(new RegExp(`^(${defaultSocket}|${MTLS_ADDRESS})$`)),
+    ]);
   }
 });
 
@@ -83,7 +95,8 @@ describe('the README grpcurl commands, in order', () => {
       if (!softDirty && !message.test(outcome.message ?? '')) throw new Error(`unexpected message: ${outcome.message}`);
     };
 
-    if (method === 'list') expect(res.output.split('\n')).toEqual(expect.arrayContaining(['criu_agent.v1.CheckpointAgent', 'grpc.health.v1.Health']));
+    if (method === 'list')
+      expect(res.output.split('\n')).toEqual(expect.arrayContaining(['criu_agent.v1.CheckpointAgent', 'grpc.health.v1.Health']));
     else if (method === 'describe') {
       expect(res.output).toMatch(/^criu_agent\.v1\.DumpRequest is a message:\n/);
       expect(res.output).toMatch(/\n {2}\/\/ Root of the tree to checkpoint[^\n]*\n {2}int32 pid = 1;/);
@@ -139,13 +152,18 @@ describe('the grpcurl emulation, on the same agent', () => {
   });
 
   it('refuses unknown fields and enum values as grpcurl does', async () => {
-    await expect(run('{"pid": 1, "nope": 2}', 'Continue')).rejects.toThrow('message type criu_agent.v1.ContinueRequest has no known field named nope');
+    await expect(run('{"pid": 1, "nope": 2}', 'Continue')).rejects.toThrow(
+      'message type criu_agent.v1.ContinueRequest has no known field named nope',
+    );
     await expect(run('{"checkpoint_id": "x", "final_state": "FINAL_STATE_ASLEEP"}', 'Restore')).rejects.toThrow(
       'enum criu_agent.v1.FinalState has no value named FINAL_STATE_ASLEEP',
     );
   });
 
   it('reports an unknown method with its status', async () => {
-    expect(await run('{}', 'NoSuchMethod')).toMatchObject({ code: grpc.status.UNKNOWN, message: expect.stringContaining('does not include a method named "NoSuchMethod"') as unknown });
+    expect(await run('{}', 'NoSuchMethod')).toMatchObject({
+      code: grpc.status.UNKNOWN,
+      message: expect.stringContaining('does not include a method named "NoSuchMethod"') as unknown,
+    });
   });
 });

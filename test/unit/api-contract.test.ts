@@ -109,7 +109,10 @@ describe('on a changed copy of agent.proto', () => {
   });
 
   it('buf lint refuses a field that is not lower_snake_case', () => {
-    const r = withChange(/(message DumpRequest \{[^}]*?)string parent_checkpoint_id = 4;/, '$1string parentCheckpointId = 4;', (d) => ['lint', d]);
+    const r = withChange(/(message DumpRequest \{[^}]*?)string parent_checkpoint_id = 4;/, '$1string parentCheckpointId = 4;', (d) => [
+      'lint',
+      d,
+    ]);
     expect(r.status).not.toBe(0);
     expect(r.rules).toContain('FIELD_LOWER_SNAKE_CASE');
   });

@@ -32,7 +32,7 @@ describe('grpcurlCommands', () => {
       'S=unix:///run/a.sock',
       'PID=$(pgrep -o target)',
       '# a comment',
-      "grpcurl -plaintext -d '{\"pid\": 1}' \\",
+      'grpcurl -plaintext -d \'{"pid": 1}\' \\',
       '  $S pkg.Svc/Do',
       'echo done | tee log',
       'grpcurl -plaintext -d "{\\"pid\\": $PID}" $S pkg.Svc/Do',
@@ -67,7 +67,9 @@ describe('parseGrpcurl', () => {
     });
     expect(parseGrpcurl(['grpcurl', '-plaintext', 'h:1', 'list'])).toMatchObject({ verb: 'list', symbol: undefined });
     expect(parseGrpcurl(['grpcurl', '-plaintext', 'h:1', 'list', 'p.S'])).toMatchObject({ verb: 'list', symbol: 'p.S' });
-    expect(parseGrpcurl(['grpcurl', '-cacert', 'ca.crt', '-cert', 'c.crt', '-key', 'c.key', '-servername', 'n', 'h:1', 'describe', 'p.M'])).toMatchObject({
+    expect(
+      parseGrpcurl(['grpcurl', '-cacert', 'ca.crt', '-cert', 'c.crt', '-key', 'c.key', '-servername', 'n', 'h:1', 'describe', 'p.M']),
+    ).toMatchObject({
       plaintext: false,
       tls: { cacert: 'ca.crt', cert: 'c.crt', key: 'c.key', servername: 'n' },
       verb: 'describe',

@@ -60,7 +60,10 @@ it('finds a circle through a type-only import and an index.ts', () => {
     fs.mkdirSync(path.join(dir, 'server'));
     fs.writeFileSync(path.join(dir, 'config.ts'), "import { parse } from './server';\nexport const x = parse;\n");
     fs.writeFileSync(path.join(dir, 'server', 'index.ts'), "export { parse } from './parse';\n");
-    fs.writeFileSync(path.join(dir, 'server', 'parse.ts'), "import type { x } from '../config';\nexport const parse = (v: typeof x) => v;\n");
+    fs.writeFileSync(
+      path.join(dir, 'server', 'parse.ts'),
+      "import type { x } from '../config';\nexport const parse = (v: typeof x) => v;\n",
+    );
     fs.writeFileSync(path.join(dir, 'leaf.ts'), "import * as fs from 'node:fs';\nexport const y = fs;\n");
     expect(circles(dir)).toEqual(['config.ts -> server/index.ts -> server/parse.ts -> config.ts']);
   } finally {
