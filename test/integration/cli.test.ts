@@ -408,6 +408,24 @@ describe('criu-agent serve: configuration errors stop it at start, exit 2', () =
     expect(unknown.stderr).toMatch(/unknown setting "colour"/);
   });
 
+  it('a config value of the wrong type (stateDir: 5) stops serve with exit 2 naming the key, creating nothing', async () => {
+    fs.writeFileSync(path.join(tmp, 'typed.json'), JSON.stringify({ stateDir: 5 }));
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, 'serve', '--config', path.join(tmp, 'typed.json')], {
+        cwd: tmp,
+        env: { ...process.env, CRIU_AGENT_LISTEN: `unix:${tmp}/typed.sock` },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(r.stderr).toMatch(new RegExp(`^criu-agent: config file ${tmp}/typed\\.json: stateDir must be a string, not the number 5`));
+    expect(r.code).toBe(2);
+    expect(fs.existsSync(path.join(tmp, '5'))).toBe(false);
+    expect(fs.existsSync(`${tmp}/typed.sock`)).toBe(false);
+  });
+
   it('an agent that cannot bind its metrics port exits 1 and says why', async () => {
     const r = await cli([
       'serve',
