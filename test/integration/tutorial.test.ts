@@ -85,7 +85,7 @@ describe('docs/tutorial.md', () => {
   });
 
   it('runs as printed, from the first command to the last', async () => {
-    const markdown = fs.readFileSync(TUTORIAL, 'utf8').replaceAll('/run/criu-agent/agent.sock', `${dir}/agent.sock`).replaceAll('/tmp/counter', `${dir}/counter`);
+    const markdown = fs.readFileSync(TUTORIAL, 'utf8').replaceAll('/run/criu-agent/agent.sock', `${dir}/agent.sock`).replaceAll('/tmp/counter', `${dir}/counter`).replaceAll('/var/lib/criu-agent', `${dir}/state`);
     const steps = tutorialSteps(markdown);
     // The one block the test replaces: it starts the agent itself.
     expect(steps[0]).toMatchObject({ kind: 'sh', script: 'npm start' });
@@ -134,6 +134,11 @@ describe('docs/tutorial.md', () => {
         const shouldFail = expected.startsWith('criu-agent: ');
         if (shouldFail !== (Number(rc) !== 0)) report.push(`${where}\n  exit ${rc.trim()}, but the tutorial shows ${shouldFail ? 'a failure' : 'success'}:\n${out}`);
         else if (expected && !firstLinePattern(expected).test(out)) report.push(`${where}\n  printed:\n${out}\n  the tutorial shows:\n${expected}`);
+        // The paths shown (images, logs) are the ones the program uses, request ids aside.
+        for (const line of expected.split('\n').filter((l) => /^ {2}(log|images) /.test(l))) {
+          const pattern = new RegExp('^' + line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/cli-[0-9a-f]{8}/g, 'cli-[0-9a-f]{8}').replace(/\s+/g, '\\s+') + '$', 'm');
+          if (!pattern.test(out)) report.push(`${where}\n  printed:\n${out}\n  but the tutorial shows the line:\n${line}`);
+        }
       }
     });
     expect(report).toEqual([]);
