@@ -12,4 +12,6 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 	npm ci --no-audit --no-fund
 fi
 bash deploy/provision-criu.sh
-npm run --silent build
+# The addon only when its inputs changed (scripts/build-native.sh); the TypeScript always (a few seconds).
+bash scripts/build-native.sh
+npm run --silent build:ts

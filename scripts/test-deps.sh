@@ -16,3 +16,10 @@ if ! command -v openssl >/dev/null 2>&1; then
 	apt-get install -y --no-install-recommends openssl >/dev/null 2>&1 ||
 		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends openssl >/dev/null; }
 fi
+# jq: test/integration/tutorial.test.ts runs docs/tutorial.md as printed, which pipes --json into jq.
+if ! command -v jq >/dev/null 2>&1; then
+	echo "test-deps: installing jq"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y --no-install-recommends jq >/dev/null 2>&1 ||
+		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends jq >/dev/null; }
+fi

@@ -387,6 +387,45 @@ function parseFlags(argv: readonly string[]): { config?: string; values: Record<
   return { config, values };
 }
 
+/**
+ * The JSON type each setting takes in the config file. A value of another
+ * type stops the agent naming the key: a number for a path (`{"stateDir": 5}`)
+ * would otherwise become a relative directory named "5".
+ */
+const FILE_TYPES: Record<Key, 'string' | 'integer' | 'string or integer' | 'list of strings' | 'list of integers'> = {
+  listen: 'list of strings',
+  stateDir: 'string',
+  criuPath: 'string',
+  criuSocket: 'string',
+  // Octal text: the number 600 would be read as decimal by JSON.
+  socketMode: 'string',
+  criuLogLevel: 'integer',
+  pidWaitMs: 'integer',
+  logLevel: 'string',
+  maxConcurrentOperations: 'integer',
+  retainMaxCount: 'integer',
+  retainMaxBytes: 'integer',
+  metricsListen: 'string',
+  // A group name or a numeric gid.
+  socketGroup: 'string or integer',
+  tlsCert: 'string',
+  tlsKey: 'string',
+  tlsClientCa: 'string',
+  policy: 'string',
+  allowCgroup: 'list of strings',
+  allowUid: 'list of integers',
+  maxCallsPerClient: 'integer',
+};
+
+/** A JSON value as a person would name its type in a message. */
+function jsonTypeOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'number') return Number.isInteger(v) ? `the number ${v}` : `the fraction ${v}`;
+  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  return typeof v === 'object' ? 'an object' : `the ${typeof v} ${JSON.stringify(v)}`;
+}
+
 function readConfigFile(file: string): Record<string, string | number | string[]> {
   let parsed: unknown;
   try {
@@ -401,14 +440,31 @@ function readConfigFile(file: string): Record<string, string | number | string[]
   for (const [k, v] of Object.entries(parsed)) {
     if (!KEYS.includes(k as Key))
       throw new ConfigError(`config file ${file}: unknown setting ${JSON.stringify(k)}; known: ${KEYS.join(', ')}`);
-    if (REPEATABLE.has(k) && Array.isArray(v)) {
-      if (!v.every((x) => typeof x === 'string' || typeof x === 'number'))
-        throw new ConfigError(`config file ${file}: ${k} must be a list of strings or numbers`);
-      out[k] = v.map(String);
-      continue;
+    const type = FILE_TYPES[k as Key];
+    const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
+    const bad = (): never => {
+      throw new ConfigError(`config file ${file}: ${k} must be ${type === 'integer' ? 'a whole number' : `a ${type}`}, not ${jsonTypeOf(v)}`);
+    };
+    switch (type) {
+      case 'string':
+        if (typeof v !== 'string') bad();
+        break;
+      case 'integer':
+        // "3" as well as 3: intIn checks the digits, as for the environment.
+        if (!isInt(v) && typeof v !== 'string') bad();
+        break;
+      case 'string or integer':
+        if (typeof v !== 'string' && !isInt(v)) bad();
+        break;
+      case 'list of strings':
+        // One value may be given without the list.
+        if (!(typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string')))) bad();
+        break;
+      case 'list of integers':
+        if (!(isInt(v) || (Array.isArray(v) && v.every(isInt)))) bad();
+        break;
     }
-    if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(`config file ${file}: ${k} must be a string or a number`);
-    out[k] = v;
+    out[k] = Array.isArray(v) ? v.map(String) : (v as string | number);
   }
   return out;
 }

@@ -53,8 +53,15 @@ export function positionals(command: string, given: string[], names: string[]): 
   return given;
 }
 
-/** A pid given on the command line: digits only (the agent checks the range). */
+/** The largest pid any Linux kernel hands out (PID_MAX_LIMIT - 1; the agent refuses larger ones too). */
+export const MAX_PID = 4_194_303;
+
+/** A pid given on the command line: digits, within the range of Linux pids. */
 export function pidArg(command: string, text: string): number {
-  if (!/^\d{1,10}$/.test(text)) throw new UsageError(`${command}: PID must be a process id (digits), not ${JSON.stringify(text)}`);
-  return Number(text);
+  if (!/^\d+$/.test(text)) throw new UsageError(`${command}: PID must be a process id (digits), not ${JSON.stringify(text)}`);
+  const pid = Number(text);
+  if (pid < 1 || pid > MAX_PID) {
+    throw new UsageError(`${command}: PID ${text} is not a Linux process id: pids run from 1 to ${MAX_PID} (the kernel's PID_MAX_LIMIT is 4194304)`);
+  }
+  return pid;
 }

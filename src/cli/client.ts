@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { isIP } from 'node:net';
 import { errorMessage } from '../errors';
@@ -161,7 +161,11 @@ export type AgentMethod = 'Dump' | 'PreDump' | 'Restore' | 'Continue' | 'Check' 
 export interface CallOptions {
   /** Milliseconds; undefined: no deadline. */
   timeoutMs?: number;
-  /** Sent as x-request-id; the agent makes one up otherwise. */
+  /**
+   * Sent as x-request-id; unaryCall makes one up otherwise, so that a call
+   * that ends without the agent's answer (a deadline, no connection) can still
+   * name the id the agent logged it under.
+   */
   requestId?: string;
   /** Aborting cancels the call (the agent then stops CRIU and leaves the tree running). */
   signal?: AbortSignal;
@@ -173,6 +177,8 @@ export class CallFailure extends Error {
   constructor(
     readonly error: grpc.ServiceError,
     readonly requestId?: string,
+    /** The agent answered (its trailers carry the request id); false: the call may never have reached it. */
+    readonly answered = requestId !== undefined,
   ) {
     super(error.message, { cause: error });
   }
@@ -227,7 +233,8 @@ function unaryCall<Res>(
   const fn = (client as unknown as Record<string, UnaryFn>)[method]?.bind(client);
   if (!fn) throw new Error(`the client has no method ${method}`);
   const md = new grpc.Metadata();
-  if (opts.requestId) md.set(REQUEST_ID_KEY, opts.requestId);
+  const sentId = opts.requestId ?? newClientRequestId();
+  md.set(REQUEST_ID_KEY, sentId);
   const callOpts: grpc.CallOptions = opts.timeoutMs !== undefined ? { deadline: Date.now() + opts.timeoutMs } : {};
   return new Promise((resolve, reject) => {
     let trailerId: string | undefined;
@@ -237,8 +244,10 @@ function unaryCall<Res>(
     const settle = (): void => {
       if (!result || !statusSeen) return;
       opts.signal?.removeEventListener('abort', onAbort);
-      const requestId = trailerId ?? idOf(result.err?.metadata);
-      if (result.err) reject(new CallFailure(result.err, requestId));
+      // The agent answers with the id it used (its own if it refused ours); without an answer, ours.
+      const agentId = trailerId ?? idOf(result.err?.metadata);
+      const requestId = agentId ?? sentId;
+      if (result.err) reject(new CallFailure(result.err, requestId, agentId !== undefined));
       else resolve({ reply: result.res as Res, requestId });
     };
     const call = fn(request, md, callOpts, (err, res) => {
@@ -254,6 +263,11 @@ function unaryCall<Res>(
     if (opts.signal?.aborted) call.cancel();
     else opts.signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** A request id of the CLI's own, e.g. "cli-3f9a1c0b" (the agent takes ids of [A-Za-z0-9._-]). */
+export function newClientRequestId(): string {
+  return `cli-${randomBytes(4).toString('hex')}`;
 }
 
 function idOf(md: grpc.Metadata | undefined): string | undefined {

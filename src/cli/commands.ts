@@ -34,6 +34,9 @@ export interface Io {
   readonly env: NodeJS.ProcessEnv;
 }
 
+/** --timeout of the commands that do not run CRIU (ls, show, rm, check, continue). */
+const DEFAULT_TIMEOUT_SECONDS = 60;
+
 /** Flags every client command takes. */
 const CLIENT_FLAGS: FlagSpec = {
   ...CONNECTION_FLAGS,
@@ -46,8 +49,8 @@ const CLIENT_FLAGS: FlagSpec = {
 export const CLIENT_FLAGS_HELP = `Client options (every command talking to the agent):
 ${CONNECTION_FLAGS_HELP}
   --json             print the agent's reply as JSON on stdout (field names as in the .proto); errors too, as {"error": {...}}
-  --timeout SECONDS  give up (DEADLINE_EXCEEDED) after this long; default none for dump, pre-dump and restore, else 60
-  --request-id ID    the call's request id (x-request-id) in the agent's log; default: the agent makes one up`;
+  --timeout SECONDS  give up (DEADLINE_EXCEEDED) after this long; default none for dump, pre-dump and restore, else ${DEFAULT_TIMEOUT_SECONDS}
+  --request-id ID    the call's request id (x-request-id) in the agent's log; default: a new one (cli-<random>)`;
 
 const FINAL_STATES: Record<string, string> = { running: 'FINAL_STATE_RUNNING', stopped: 'FINAL_STATE_STOPPED', dead: 'FINAL_STATE_DEAD' };
 
@@ -326,8 +329,8 @@ export async function runClientCommand(name: string, argv: readonly string[], io
       const onSigint = (): void => cancel.abort();
       process.once('SIGINT', onSigint);
       const progress = showProgress && opts.progress ? startProgress(opts.progress) : undefined;
+      const timeoutMs = timeout !== undefined ? Number(timeout) * 1000 : opts.longRunning ? undefined : DEFAULT_TIMEOUT_SECONDS * 1000;
       try {
-        const timeoutMs = timeout !== undefined ? Number(timeout) * 1000 : opts.longRunning ? undefined : 60_000;
         const { reply } = await connection.call<Res>(method, request, {
           timeoutMs,
           requestId: str(values, 'request-id'),
@@ -337,7 +340,13 @@ export async function runClientCommand(name: string, argv: readonly string[], io
       } catch (err) {
         if (!isCallFailure(err)) throw err;
         progress?.stop();
-        throw new CallFailed(reportFailure(io, json, err, connection.target, cancel.signal.aborted));
+        throw new CallFailed(
+          reportFailure(io, json, err, connection.target, {
+            interrupted: cancel.signal.aborted,
+            timeoutSeconds: timeout !== undefined ? Number(timeout) : timeoutMs !== undefined ? timeoutMs / 1000 : undefined,
+            command: name,
+          }),
+        );
       } finally {
         progress?.stop();
         process.off('SIGINT', onSigint);
@@ -354,8 +363,21 @@ export async function runClientCommand(name: string, argv: readonly string[], io
   }
 }
 
+/** What reportFailure knows of the call besides its error. */
+export interface FailureContext {
+  /** Ctrl-C cancelled it. */
+  interrupted?: boolean;
+  /** The call's deadline, in seconds, when it had one. */
+  timeoutSeconds?: number;
+  /** The CLI command, e.g. "dump": API field names in the agent's message are said as its flags. */
+  command?: string;
+}
+
+/** Commands whose call acts on a process tree (cancel and deadline leave it as it was). */
+const TREE_COMMANDS = new Set(['dump', 'pre-dump', 'restore', 'continue']);
+
 /** Prints a failed call (stderr; also stdout as JSON with --json) and returns its exit code: 10 + the gRPC status code. */
-export function reportFailure(io: Io, json: boolean, f: CallFailure, target: AgentTarget, interrupted = false): number {
+export function reportFailure(io: Io, json: boolean, f: CallFailure, target: AgentTarget, ctx: FailureContext = {}): number {
   const code = f.error.code;
   const name = grpc.status[code] ?? `status ${code}`;
   const details = f.error.details || f.error.message;
@@ -363,13 +385,22 @@ export function reportFailure(io: Io, json: boolean, f: CallFailure, target: Age
   const criuErrno = f.error.metadata?.get('criu-errno')[0];
   // UNAVAILABLE without CRIU's log is, most often, no connection to the agent at all.
   const noConnection = code === grpc.status.UNAVAILABLE && criuLog === undefined;
-  // grpc-js quotes OpenSSL's errors with their line breaks: one line reads better, followed by the hint.
-  const lines = [`criu-agent: ${name}: ${noConnection ? details.replace(/\s*\n\s*/g, ' ') : details}`];
-  if (interrupted) lines.push('  interrupted: the agent stops CRIU and leaves the tree as it was');
+  // grpc-js's own deadline text ("Deadline exceeded after 0.499s,name resolution: ...") is its internals: say what happened.
+  const clientDeadline = code === grpc.status.DEADLINE_EXCEEDED && /^Deadline exceeded after /.test(details);
+  let text = details;
+  if (noConnection) text = withoutEmptyNotes(details.replace(/\s*\n\s*/g, ' '));
+  else if (clientDeadline) text = `no reply within ${ctx.timeoutSeconds !== undefined ? `--timeout ${ctx.timeoutSeconds} s` : 'the deadline'}`;
+  else text = inCliTerms(details, ctx.command);
+  const lines = [`criu-agent: ${name}: ${text}`];
+  const tree = ctx.command !== undefined && TREE_COMMANDS.has(ctx.command);
+  if (ctx.interrupted) lines.push(`  interrupted: the agent stops CRIU and leaves ${tree ? 'the tree as it was' : 'everything as it was'}`);
+  else if (clientDeadline && tree) lines.push('  timed out: the agent stops CRIU and leaves the tree as it was');
   if (noConnection) lines.push(`  ${connectionHint(details, target)}`);
   if (criuLog !== undefined) lines.push(`  criu log: ${String(criuLog)}`);
   if (criuErrno !== undefined) lines.push(`  criu errno: ${String(criuErrno)}`);
-  if (f.requestId) lines.push(`  request id: ${f.requestId}`);
+  // Without the agent's answer the id is only worth printing when the call may have reached it.
+  const showId = f.requestId !== undefined && (f.answered || clientDeadline || ctx.interrupted === true);
+  if (showId) lines.push(`  request id: ${f.requestId}`);
   io.err(lines.join('\n') + '\n');
   if (json) {
     const error = {
@@ -378,11 +409,35 @@ export function reportFailure(io: Io, json: boolean, f: CallFailure, target: Age
       message: details,
       ...(criuLog !== undefined ? { criu_log: String(criuLog) } : {}),
       ...(criuErrno !== undefined ? { criu_errno: Number(criuErrno) } : {}),
-      ...(f.requestId ? { request_id: f.requestId } : {}),
+      ...(showId ? { request_id: f.requestId } : {}),
     };
     io.out(JSON.stringify({ error }, null, 2) + '\n');
   }
   return EXIT.STATUS_BASE + code;
+}
+
+/** grpc-js ends some connection errors with a label and nothing after it ("Resolution note: "). */
+function withoutEmptyNotes(text: string): string {
+  return text.replace(/(?:[.,;]?\s*[A-Z][A-Za-z ]*note:\s*)+$/, '').replace(/\s+$/, '');
+}
+
+/**
+ * The agent's messages name API fields (`options.shell_job`, which a
+ * controller sets); a CLI user sets flags. Each field the command has a flag
+ * for is said as that flag.
+ */
+export function inCliTerms(message: string, command?: string): string {
+  if (!command) return message;
+  const cmd = COMMANDS[command];
+  const flags = new Set(Object.keys(cmd?.flags ?? {}));
+  const said = message.replace(/\boptions\.([a-z][a-z0-9_]*)\b/g, (whole, field: string) => {
+    const flag = field.replace(/_/g, '-');
+    return flags.has(flag) ? `--${flag}` : whole;
+  });
+  return said
+    .replace(/\bparent_checkpoint_id\b/g, (w) => (flags.has('parent') ? '--parent' : w))
+    .replace(/\bfinal_state\b/g, (w) => (flags.has('final-state') ? '--final-state' : w))
+    .replace(/\bcheckpoint_id\b/g, (w) => (flags.has('id') ? '--id' : w));
 }
 
 /**

@@ -181,7 +181,7 @@ async function health(argv: readonly string[], io: Io): Promise<number> {
     io.out(values.json ? JSON.stringify(reply) + '\n' : `${reply.status}\n`);
     return reply.status === 'SERVING' || values.liveness === true ? EXIT.OK : EXIT.NOT_SERVING;
   } catch (err) {
-    if (isCallFailure(err)) return reportFailure(io, values.json === true, err, connection.target);
+    if (isCallFailure(err)) return reportFailure(io, values.json === true, err, connection.target, { timeoutSeconds: timeout, command: 'health' });
     throw err;
   } finally {
     connection.close();

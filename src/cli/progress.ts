@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { formatBytes, formatSeconds } from './format';
@@ -54,6 +55,9 @@ export function startProgress(opts: ProgressOptions): { stop(): void } {
   const tick = (): void => {
     void measure().then(draw, draw);
   };
+  // Without the state directory the line shows the time only: say why, once, above it.
+  const unseen = checkpointsDir ? whyUnseen(checkpointsDir) : undefined;
+  if (unseen) opts.stream.write(`bytes written not shown: ${unseen}; --state-dir DIR names the agent's state directory when the agent runs on this machine\n`);
   draw();
   const timer = setInterval(tick, TICK_MS);
   timer.unref();
@@ -65,6 +69,17 @@ export function startProgress(opts: ProgressOptions): { stop(): void } {
       opts.stream.write('\r\x1b[K');
     },
   };
+}
+
+/** Why `checkpointsDir` cannot be watched from here, or undefined when it can. */
+function whyUnseen(checkpointsDir: string): string | undefined {
+  try {
+    fs.accessSync(checkpointsDir, fs.constants.R_OK | fs.constants.X_OK);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `there is no ${checkpointsDir} on this machine` : `${checkpointsDir} cannot be read here (${code ?? 'error'})`;
+  }
 }
 
 /** Bytes of the files under `dir` (like du --apparent-size); files vanishing meanwhile count as 0. */

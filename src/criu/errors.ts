@@ -13,7 +13,13 @@ interface Rule {
   ops: CriuOperation[];
   match: RegExp;
   kind: ErrorKind;
-  hint: string;
+  /** What to do; a function of the match when the words depend on what CRIU reported. */
+  hint: string | ((m: RegExpExecArray) => string);
+}
+
+/** CRIU names files relative to the root of the mount namespace ("tmp/x.log"): the caller knows them as "/tmp/x.log". */
+function absolute(p: string): string {
+  return p.startsWith('/') ? p : `/${p}`;
 }
 
 const RULES: Rule[] = [
@@ -57,6 +63,33 @@ const RULES: Rule[] = [
     hint: 'a pid of the checkpointed tree is in use on this node; if the tree was just dumped with final state DEAD, its root may still be a zombie until its parent reaps it: wait and retry',
   },
   {
+    // criu/files-reg.c validate_file(): CRIU records the size of every regular
+    // file the tree has open (except ones open write-only with O_APPEND, see
+    // should_check_size()) and refuses to reopen one whose size changed. No
+    // CRIU option turns the size check off (--skip-file-rwx-check covers the
+    // mode check only), so the remedy is the file or the workload.
+    ops: ['restore'],
+    match: /File (\S+) has bad size (\d+) \(expect (\d+)\)/,
+    kind: 'failed-precondition',
+    hint: (m) => {
+      const [, file = '', now = '', then = ''] = m;
+      return (
+        `the file ${absolute(file)}, open in the checkpointed tree, has changed since the dump: ${then} bytes then, ${now} now, and CRIU reopens files by path and refuses one whose size changed ` +
+        '(a tree that ran on after the dump, with final state RUNNING or after Continue, or another process, wrote to it). ' +
+        `Put back the content ${absolute(file)} had at the dump, or checkpoint workloads whose files nothing outside the checkpoint keeps writing; ` +
+        'CRIU records no size for a file open write-only for appending (O_WRONLY|O_APPEND, a shell\'s >>), such as a log, and no CRIU option skips the check'
+      );
+    },
+  },
+  {
+    ops: ['restore'],
+    match: /File (\S+) has bad mode (0[0-7]+) \(expect (0[0-7]+)\)/,
+    kind: 'failed-precondition',
+    hint: (m) =>
+      `the mode of ${absolute(m[1] ?? '')}, open in the checkpointed tree, changed since the dump (${m[3] ?? ''} then, ${m[2] ?? ''} now): ` +
+      'put the mode back (chmod) before restoring',
+  },
+  {
     ops: ['dump', 'pre-dump'],
     match: /No such process|Can't read \/proc\/\d+\/stat|Unable to seize|Can't attach to/i,
     kind: 'not-found',
@@ -88,11 +121,12 @@ export interface CriuFailure {
 /** Turns a failed CRIU reply into an AgentError with CRIU's own error lines and what to do. */
 export function classifyCriuFailure(f: CriuFailure): AgentError {
   const text = [...f.log.errors, ...f.log.tail].join('\n');
-  const rule = RULES.find((r) => r.ops.includes(f.op) && r.match.test(text));
+  let m: RegExpExecArray | null = null;
+  const rule = RULES.find((r) => r.ops.includes(f.op) && (m = r.match.exec(text)) !== null);
   const kind: ErrorKind = rule?.kind ?? ERRNO_KINDS[f.errno] ?? 'internal';
   const parts = [`CRIU ${f.op} failed`];
   if (f.errno) parts[0] += ` (${errnoName(f.errno)})`;
-  if (rule) parts.push(rule.hint);
+  if (rule && m) parts.push(typeof rule.hint === 'string' ? rule.hint : rule.hint(m));
   const lines = f.log.errors.length ? f.log.errors : f.log.tail;
   if (lines.length) parts.push(`CRIU said: ${lines.join(' | ')}`);
   if (f.logPath) parts.push(`full log: ${f.logPath}`);

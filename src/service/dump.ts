@@ -30,7 +30,7 @@ export interface DumpResult {
   sizeBytes: number;
 }
 
-/** dump[-<request id>].log: the request id ties CRIU's log to the agent's log lines of the call. */
+/** dump-<request id>.log (pre-dump-...): the request id ties CRIU's log to the agent's log lines of the call. */
 function logFileName(op: 'dump' | 'pre-dump', requestId?: string): string {
   return requestId ? `${op}-${requestId}.log` : `${op}.log`;
 }
@@ -132,7 +132,7 @@ export class DumpService {
       stats = await readDumpStats(pending.dir);
       files = await digestDirectory(pending.dir, { exclude: [logFile, RECORD_FILE] });
     } catch (err) {
-      const kept = await pending.discard(logFile, requestId);
+      const kept = await pending.discard(logFile);
       await this.ctx.resumeIfLeftStopped(p.pid, statusBefore);
       throw withLogMoved(abortedOr(err, signal), path.join(pending.dir, logFile), kept);
     }

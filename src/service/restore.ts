@@ -26,11 +26,16 @@ export interface RestoreResult {
   logPath: string;
 }
 
-/** restore-<time>[-<request id>].log: restore logs are kept with the checkpoint but are not part of its manifest. */
-const RESTORE_LOG = /^restore-\d{4}-\d{2}-\d{2}T\d+Z(-[A-Za-z0-9._-]+)?\.log$/;
+/**
+ * restore-<request id>.log, like every CRIU log (dump-<request id>.log,
+ * pre-dump-<request id>.log): the request id ties it to the agent's log
+ * lines of the call. Restore logs are kept with the checkpoint but are not
+ * part of its manifest (older agents named them restore-<time>-<id>.log).
+ */
+const RESTORE_LOG = /^restore(-[A-Za-z0-9._-]+)?\.log$/;
 
 function restoreLogName(requestId?: string): string {
-  return `restore-${new Date().toISOString().replace(/[:.]/g, '')}${requestId ? `-${requestId}` : ''}.log`;
+  return requestId ? `restore-${requestId}.log` : 'restore.log';
 }
 
 /** Restore: recreate a dumped tree with its original pids. */

@@ -246,14 +246,13 @@ export class PendingCheckpoint {
    * Removes the partial checkpoint, keeping CRIU's log (if any) under
    * <stateDir>/failed so the error can point at it. Returns the kept log's path.
    */
-  async discard(logFile?: string, requestId?: string): Promise<string | undefined> {
+  async discard(logFile?: string): Promise<string | undefined> {
     let kept: string | undefined;
     if (logFile) {
       const from = path.join(this.dir, logFile);
-      // The request id ties the log to the agent's log lines of the call; the
-      // random part keeps two failures of one id apart without one.
-      const stamp = `${new Date().toISOString().replace(/[:.]/g, '')}-${requestId ?? randomBytes(3).toString('hex')}`;
-      const to = path.join(this.store.failedDir, `${this.id}-${stamp}-${logFile}`);
+      // <checkpoint id>-dump-<request id>.log: the log's own name (which
+      // carries the request id) after the checkpoint it was for.
+      const to = path.join(this.store.failedDir, `${this.id}-${logFile}`);
       try {
         await fsp.rename(from, to);
         kept = to;

@@ -194,12 +194,13 @@ describe('criu-agent CLI against a real agent', () => {
     expect(missing.code).toBe(15); // NOT_FOUND
     expect(missing.stdout).toBe('');
     expect(missing.stderr).toMatch(
-      /^criu-agent: NOT_FOUND: checkpoint no-such-checkpoint does not exist\n {2}request id: [0-9a-f]{6}-[0-9a-z]+\n$/,
+      /^criu-agent: NOT_FOUND: checkpoint no-such-checkpoint does not exist\n {2}request id: cli-[0-9a-f]{8}\n$/,
     );
 
-    const badPid = await cli(['dump', '0', '--id', newId('bad'), '--request-id', `cli-test-${process.pid}`], env);
+    // An id the agent refuses (the CLI checks a pid's range itself, not ids); in the CLI's words: --id, not checkpoint_id.
+    const badPid = await cli(['dump', '4194000', '--id', 'bad..id', '--request-id', `cli-test-${process.pid}`], env);
     expect(badPid.code).toBe(13); // INVALID_ARGUMENT
-    expect(badPid.stderr).toMatch(/^criu-agent: INVALID_ARGUMENT: pid must be a positive process id, got 0\b/);
+    expect(badPid.stderr).toMatch(/^criu-agent: INVALID_ARGUMENT: --id "bad\.\.id" is not a valid checkpoint id\b/);
     expect(badPid.stderr).toContain(`request id: cli-test-${process.pid}\n`);
     // The agent's log line of that call carries the same id.
     const logged = agent
@@ -269,10 +270,20 @@ describe('criu-agent CLI against a real agent', () => {
     expect(fs.readdirSync(checkpoints).filter((n) => n.includes(id))).toEqual([]);
   });
 
+  it('a --timeout that passes: DEADLINE_EXCEEDED (exit 14) in plain words, with the request id and what became of the tree', async () => {
+    // A pid no process has: whatever reaches the agent touches nothing.
+    const r = await cli(['continue', '4194000', '--timeout', '0.000001'], env);
+    expect(r.code).toBe(14);
+    expect(r.stderr).toMatch(
+      /^criu-agent: DEADLINE_EXCEEDED: no reply within --timeout 0\.000001 s\n {2}timed out: the agent stops CRIU and leaves the tree as it was\n {2}request id: cli-[0-9a-f]{8}\n$/,
+    );
+  });
+
   it('no agent at the address: UNAVAILABLE (exit 24) with a hint', async () => {
     const r = await cli(['ls', '--address', `unix:${agent.dir}/nobody.sock`], env);
     expect(r.code).toBe(24);
-    expect(r.stderr).toMatch(/^criu-agent: UNAVAILABLE: /);
+    expect(r.stderr).toMatch(/^criu-agent: UNAVAILABLE: No connection established\. Last error: .*ENOENT [^\n]*nobody\.sock\n/);
+    expect(r.stderr).not.toMatch(/note:\s*\n/);
     expect(r.stderr).toContain(`is the agent running and listening on unix:${agent.dir}/nobody.sock?`);
     expect(await cli(['health', '--address', `unix:${agent.dir}/nobody.sock`], env)).toMatchObject({ code: 24 });
   });
@@ -281,6 +292,7 @@ describe('criu-agent CLI against a real agent', () => {
     const cases: [string[], RegExp][] = [
       [['dump', '123'], /^criu-agent: dump: --id ID is required/],
       [['dump', 'abc', '--id', 'x'], /^criu-agent: dump: PID must be a process id \(digits\), not "abc"/],
+      [['dump', '99999999999', '--id', 'x'], /^criu-agent: dump: PID 99999999999 is not a Linux process id: pids run from 1 to 4194303/],
       [['dump', '123', '--id', 'x', '--bogus'], /^criu-agent: dump: unknown option --bogus\n\(criu-agent dump --help shows the usage\)/],
       [
         ['dump', '123', '--id', 'x', '--final-state', 'asleep'],
@@ -406,6 +418,24 @@ describe('criu-agent serve: configuration errors stop it at start, exit 2', () =
     const unknown = await cli(['config', 'print', '--config', path.join(tmp, 'unknown.json')]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown setting "colour"/);
+  });
+
+  it('a config value of the wrong type (stateDir: 5) stops serve with exit 2 naming the key, creating nothing', async () => {
+    fs.writeFileSync(path.join(tmp, 'typed.json'), JSON.stringify({ stateDir: 5 }));
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, 'serve', '--config', path.join(tmp, 'typed.json')], {
+        cwd: tmp,
+        env: { ...process.env, CRIU_AGENT_LISTEN: `unix:${tmp}/typed.sock` },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(r.stderr).toMatch(new RegExp(`^criu-agent: config file ${tmp}/typed\\.json: stateDir must be a string, not the number 5`));
+    expect(r.code).toBe(2);
+    expect(fs.existsSync(path.join(tmp, '5'))).toBe(false);
+    expect(fs.existsSync(`${tmp}/typed.sock`)).toBe(false);
   });
 
   it('an agent that cannot bind its metrics port exits 1 and says why', async () => {

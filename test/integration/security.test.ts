@@ -15,7 +15,7 @@ import type { ProtoGrpcType } from '../../src/generated/agent';
 import { loadAgentPackageDefinition } from '../../src/proto';
 import { call, expectStatus, startAgent, type AgentProcess } from '../helpers/agent';
 import { CertDir } from '../helpers/certs';
-import { CLI } from '../helpers/cli';
+import { CLI, readableCliCopy } from '../helpers/cli';
 import { killAllTargets, startTarget } from '../helpers/target';
 
 jest.setTimeout(180_000);
@@ -190,14 +190,20 @@ describe('a unix socket and an mTLS port on one agent: identities per connection
   let agent: AgentProcess;
   let address: string;
 
+  /** A copy of the CLI nobody can read wherever the checkout is (root's 0700 home, say). */
+  let nobodysCli: ReturnType<typeof readableCliCopy> | undefined;
+
   /** The CLI run as uid/gid 65534 (nobody), which the socket's mode 0666 lets connect. */
   const asNobody = (...args: string[]): { status: number | null; stderr: string } => {
-    const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, CLI, ...args, '--address', `unix:${agent.socket}`], {
+    nobodysCli ??= readableCliCopy();
+    const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, nobodysCli.cli, ...args, '--address', `unix:${agent.socket}`], {
       encoding: 'utf8',
       timeout: 30_000,
     });
     return { status: r.status, stderr: r.stderr };
   };
+
+  afterAll(() => nobodysCli?.remove());
 
   beforeAll(async () => {
     const bindings = [...CERT_POLICY.bindings, { identity: 'uid:0', role: 'operator' }, { identity: 'unix', role: 'reader' }];

@@ -202,11 +202,51 @@ describe('loadConfig validation names the source and the bad value', () => {
     expect(err.message).toContain(file);
   });
 
+  // Every setting, with a value of a JSON type it does not take: the agent must
+  // not start (a number for stateDir used to become a directory named "5").
+  it.each<[string, unknown]>([
+    ['listen', 5],
+    ['listen', [5]],
+    ['stateDir', 5],
+    ['criuPath', true],
+    ['criuSocket', 1],
+    ['socketMode', 600],
+    ['criuLogLevel', 2.5],
+    ['criuLogLevel', true],
+    ['pidWaitMs', null],
+    ['logLevel', 1],
+    ['maxConcurrentOperations', [2]],
+    ['retainMaxCount', {}],
+    ['retainMaxBytes', false],
+    ['metricsListen', 9464],
+    ['socketGroup', ['adm']],
+    ['tlsCert', 1],
+    ['tlsKey', []],
+    ['tlsClientCa', 0],
+    ['policy', {}],
+    ['allowCgroup', 7],
+    ['allowCgroup', ['/a', 7]],
+    ['allowUid', 'x'],
+    ['allowUid', ['7']],
+    ['maxCallsPerClient', 1.5],
+  ])('refuses %s: %j in the config file, naming the key', (key, value) => {
+    const file = configFile({ [key]: value }, `${key}.json`);
+    const err = configError(['--config', file]);
+    expect(err.message).toMatch(new RegExp(`^config file ${file}: ${key} must be `));
+  });
+
+  it('checks the type of every setting (a test above covers each key)', () => {
+    const covered = new Set(['listen', 'stateDir', 'criuPath', 'criuSocket', 'socketMode', 'criuLogLevel', 'pidWaitMs', 'logLevel',
+      'maxConcurrentOperations', 'retainMaxCount', 'retainMaxBytes', 'metricsListen', 'socketGroup', 'tlsCert', 'tlsKey', 'tlsClientCa',
+      'policy', 'allowCgroup', 'allowUid', 'maxCallsPerClient']);
+    expect(Object.keys(reportConfig({ argv: [], env: NO_ENV }).settings).filter((k) => !covered.has(k))).toEqual([]);
+  });
+
   it('refuses a config file that is not a JSON object of strings and numbers', () => {
     expect(configError(['--config', configFile([1, 2], 'array.json')]).message).toMatch(/expected a JSON object of settings/);
     expect(configError(['--config', configFile('null', 'null.json')]).message).toMatch(/expected a JSON object of settings/);
     expect(configError(['--config', configFile('{ not json', 'broken.json')]).message).toMatch(/^config file .*broken\.json: /);
-    expect(configError(['--config', configFile({ logLevel: true }, 'bool.json')]).message).toMatch(/logLevel must be a string or a number/);
+    expect(configError(['--config', configFile({ logLevel: true }, 'bool.json')]).message).toMatch(/logLevel must be a string, not the boolean true/);
     const missing = path.join(tmp, 'missing.json');
     expect(configError(['--config', missing]).message).toMatch(new RegExp(`^config file ${missing}: .*ENOENT`));
   });

@@ -79,6 +79,26 @@ describe('classifyCriuFailure', () => {
     expect(err.message).toContain(`CRIU said: ${line}`);
   });
 
+  it('a file whose size changed since the dump is a precondition of the caller, named with both sizes and what to do', () => {
+    // CRIU 4.2's words (criu/files-reg.c validate_file), path relative to the mount namespace's root.
+    const line = 'File tmp/counter.log has bad size 14 (expect 4) (criu/files-reg.c:2245)';
+    const err = classify('restore', [line]);
+    expect(err.kind).toBe('failed-precondition');
+    expect(err.message).toContain('/tmp/counter.log');
+    expect(err.message).toMatch(/4 bytes then, 14 now/);
+    expect(err.message).toMatch(/Put back the content/);
+    expect(err.message).toMatch(/O_APPEND/);
+    expect(err.message).toContain(`CRIU said: ${line}`);
+    // A dump never reports it; an unrelated restore failure stays internal.
+    expect(classify('dump', [line]).kind).toBe('internal');
+  });
+
+  it('a file whose mode changed since the dump is a precondition too', () => {
+    const err = classify('restore', ['File srv/data has bad mode 0100600 (expect 0100644) (criu/files-reg.c:2270)']);
+    expect(err.kind).toBe('failed-precondition');
+    expect(err.message).toMatch(/\/srv\/data.*0100644 then, 0100600 now/);
+  });
+
   it('uses errno when no rule matches', () => {
     expect(classify('dump', ['write failed (criu/image.c:1)'], ENOSPC).kind).toBe('resource-exhausted');
     expect(classify('restore', ['write failed (criu/image.c:1)'], ENOSPC).kind).toBe('resource-exhausted');

@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
-import { clientCommandsHelp } from '../../src/cli/commands';
+import { clientCommandsHelp, type Io } from '../../src/cli/commands';
+import { run } from '../../src/cli/main';
 
 const root = path.resolve(__dirname, '../..');
 const read = (rel: string): string => fs.readFileSync(path.join(root, rel), 'utf8');
@@ -63,6 +64,37 @@ describe('docs/cli.md and docs/tutorial.md', () => {
     })) {
       expect(cli).toMatch(new RegExp(`\\| ${10 + code} \\| \`${name}\``));
     }
+  });
+});
+
+describe("the serve synopsis of README.md and docs/cli.md", () => {
+  /** `serve --help`'s usage lines, as the program prints them. */
+  async function serveUsage(): Promise<string> {
+    let out = '';
+    const io: Io = { out: (t) => void (out += t), err: () => undefined, stderrIsTTY: false, stderr: process.stderr, env: {} };
+    expect(await run(['serve', '--help'], io)).toBe(0);
+    return (out.split('\n\n')[0] ?? '').replace(/^usage: /, '');
+  }
+  const words = (t: string): string => t.replace(/\s+/g, ' ').trim();
+
+  it.each(['README.md', 'docs/cli.md'])('%s shows every option of `serve --help`, as it prints them', async (doc) => {
+    const text = read(doc);
+    const m = /^criu-agent serve \[[^\n]*\n(?: {17}\[[^\n]*\n)*/m.exec(text);
+    expect(m).not.toBeNull();
+    expect(words(m?.[0] ?? '')).toBe(words(await serveUsage()));
+  });
+});
+
+describe("the names of CRIU's logs", () => {
+  it('are told one way, <operation>-<request id>.log, in every document', () => {
+    for (const doc of ['README.md', 'docs/deploy.md', 'docs/cli.md', 'docs/tutorial.md']) {
+      const text = read(doc);
+      // The names older agents used and older docs told.
+      expect({ doc, stale: text.match(/\bdump\.log\b|restore-<time>|<time>-<rand>|restore-\d{4}-\d{2}-\d{2}T/g) }).toEqual({ doc, stale: null });
+    }
+    expect(read('README.md')).toContain('`<operation>-<request id>.log`');
+    expect(read('README.md')).toContain('failed/<checkpoint_id>-dump-<request id>.log');
+    expect(read('docs/deploy.md')).toContain('`<operation>-<request id>.log`');
   });
 });
 
