@@ -126,15 +126,21 @@ export class SoakAgent {
     }
     if (!this.metricsUrl) throw new Error('the agent logged no metrics address');
     this.owned = (await own(child.pid ?? 0)) ?? undefined;
-    // A fresh client per incarnation: the old one would wait out its reconnect backoff.
-    const Ctor = grpc.makeClientConstructor(this.packageDef[SERVICE] as grpc.ServiceDefinition, SERVICE);
-    this.client = new Ctor(`unix:${this.socket}`, grpc.credentials.createInsecure());
+    // One client for every agent process, as a controller has: across a
+    // restart its calls get what grpc-js gives them (UNAVAILABLE while nothing
+    // listens), and it reconnects within half a second once the agent is back.
+    if (!this.client) {
+      const Ctor = grpc.makeClientConstructor(this.packageDef[SERVICE] as grpc.ServiceDefinition, SERVICE);
+      this.client = new Ctor(`unix:${this.socket}`, grpc.credentials.createInsecure(), {
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.min_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 500,
+      });
+    }
   }
 
   /** SIGKILLs the agent (as the OOM killer or a crash would) and waits for it to be gone. */
   async kill(): Promise<void> {
-    this.client?.close();
-    this.client = undefined;
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
     await this.exited;
   }
@@ -163,7 +169,7 @@ export class SoakAgent {
   call(method: string, req: unknown, opts: CallOptions): Promise<CallResult> {
     const t0 = performance.now();
     const client = this.client;
-    if (!client) return Promise.resolve({ code: grpc.status.UNAVAILABLE, details: 'soak: agent not running', ms: 0 });
+    if (!client) throw new Error('soak: call before the agent started');
     const fn = (client as unknown as Record<string, Unary | undefined>)[method];
     if (!fn) return Promise.resolve({ code: grpc.status.UNIMPLEMENTED, details: `soak: no method ${method}`, ms: 0 });
     return new Promise<CallResult>((resolve) => {

@@ -10,8 +10,9 @@ import { RESTORE_STATS_FILE } from '../../src/criu/stats';
 import { sleep, type Soak } from './context';
 import { criuWorkers } from './faults';
 import { CONTROL_DEADLINE_MS, restoreEntry } from './ops';
-import { descendants, processTable, type ProcRow } from './procs';
+import { descendants, own, processTable, signalOwned, type OwnedPid, type ProcRow } from './procs';
 import type { LedgerEntry } from './ledger';
+import type { Rng } from './rng';
 import { pidInUse } from '../../src/proctree';
 
 const RECORD_FILE = 'checkpoint.json';
@@ -63,7 +64,7 @@ export class Checker {
   }
 
   /** The full round of checks at a quiet point. `final`: verify every checkpoint's files, and judge temp dirs at once. */
-  async quiet(final = false, rng?: { pick<T>(xs: readonly T[]): T | undefined }): Promise<void> {
+  async quiet(final: boolean, rng: Rng): Promise<void> {
     this.figures.quietChecks++;
     const listed = await this.list();
     if (listed === null) {
@@ -72,11 +73,11 @@ export class Checker {
     }
     this.soak.checkListing(listed);
     await this.checkDisk(listed, final);
-    const toVerify = final ? [...listed] : [...listed].filter(() => Math.random() < 0.3).slice(0, 3);
+    const toVerify = final ? [...listed] : [...listed].filter(() => rng.chance(0.3)).slice(0, 3);
     for (const id of toVerify) await this.verifyFiles(id);
     await this.checkTrees();
     await this.checkStrays(false);
-    if (!final && rng) {
+    if (!final) {
       // One checkpoint never restored yet, restored now and checked: no fault runs at a quiet point.
       const e = rng.pick(await this.restorableNow((x) => x.restoresVerified === 0));
       if (e) {
@@ -190,12 +191,23 @@ export class Checker {
     };
     const first = await scan();
     if (first.size === 0) return;
+    const owned = new Map<number, OwnedPid>();
+    for (const pid of first.keys()) {
+      const o = await own(pid);
+      if (o) owned.set(pid, o);
+    }
     await sleep(2000);
     const second = await scan();
     for (const [pid, p] of second) {
-      if (!first.has(pid)) continue;
+      const o = owned.get(pid);
+      if (!first.has(pid) || !o) continue;
       const what = p.comm === 'criu' ? 'a CRIU process' : p.state === 'Z' ? 'a zombie' : 'a process the soak does not know';
-      this.soak.violation('no-stray-process', `${what} left behind: pid ${pid} (${p.comm}, state ${p.state}, parent ${p.ppid})`);
+      this.soak.violation(
+        'no-stray-process',
+        `${what} left behind: pid ${pid} (${p.comm}, state ${p.state}, parent ${p.ppid}${p.ppid === this.soak.agent.pid ? ', the agent' : ''})`,
+      );
+      // Under the soak's root, so its own: killed, so that it is reported once and the run goes on clean.
+      await signalOwned(o, 'SIGKILL');
     }
   }
 

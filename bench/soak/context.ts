@@ -73,7 +73,10 @@ function bump(m: Map<string, Tally>, key: string, example?: string): void {
   let t = m.get(key);
   if (!t) m.set(key, (t = { count: 0, examples: [] }));
   t.count++;
-  if (example !== undefined && t.examples.length < MAX_EXAMPLES) t.examples.push(example);
+  // Examples of different kinds first: the same message with other numbers is no news.
+  const shape = (x: string): string => x.replace(/^[\d.]+s /, '').replace(/[0-9a-z]*\d[0-9a-z]*/g, '#');
+  if (example !== undefined && t.examples.length < MAX_EXAMPLES && !t.examples.some((x) => shape(x) === shape(example)))
+    t.examples.push(example);
 }
 
 function tallyObject(m: Map<string, Tally>): Record<string, Tally> {
@@ -169,7 +172,8 @@ export class Soak {
     if (!LISTED_STATUSES.has(r.code)) {
       this.violation('listed-status', `${label} (${method}) got ${name}, which README.md does not list: ${r.details}`);
     } else if (!opts.expect.includes(r.code)) {
-      this.surprise(`${label}: ${name}`, r.details.slice(0, 400));
+      // CRIU's error lines come last in an INTERNAL message: keep its head and tail.
+      this.surprise(`${label}: ${name}`, r.details.length > 700 ? `${r.details.slice(0, 250)} [...] ${r.details.slice(-450)}` : r.details);
     }
     return r;
   }

@@ -210,7 +210,7 @@ async function main(): Promise<number> {
 
   // The end: one more quiet point, then every checkpoint's files, then restores of those never restored.
   await sleep(2000);
-  await checker.quiet(false);
+  await checker.quiet(false, checkRng);
   const last = await sample(agent, soak.elapsed());
   if (last) samples.push(last);
   for (const t of pool.all()) await pool.retire(t);
@@ -236,7 +236,7 @@ async function main(): Promise<number> {
     for (const t of pool.all()) await pool.retire(t);
   }
   checker.figures.finalRestores = finalRestores;
-  await checker.quiet(true);
+  await checker.quiet(true, checkRng);
   checker.figures.listedAtEnd = (await checker.list())?.size ?? 0;
   for (const t of pool.all()) await pool.retire(t);
 

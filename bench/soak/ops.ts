@@ -9,7 +9,7 @@ import { pidInUse } from '../../src/proctree';
 import type { CallResult } from './agent';
 import { LOST_ANSWER, sleep, type Soak } from './context';
 import type { LedgerEntry } from './ledger';
-import { descendants, lastPid, processTable } from './procs';
+import { descendants, lastPid, processTable, taskStates } from './procs';
 import type { Rng } from './rng';
 import { SHAPES, type SoakTarget, type TreeInfo } from './targets';
 
@@ -267,17 +267,23 @@ export async function restoreEntry(
       await adoptRestored(soak, e, final, label);
       return r;
     }
-    await noHalfRestored(soak, e, r, LOST_ANSWER.has(r.code) ? final : undefined);
+    await noHalfRestored(soak, e, r, LOST_ANSWER.has(r.code));
     return r;
   } finally {
     e.busy = false;
   }
 }
 
-async function adoptRestored(soak: Soak, e: LedgerEntry, final: string, how: string): Promise<void> {
+/**
+ * Takes a restored tree into the pool and checks it. `final` undefined: the
+ * answer was lost (the agent died after CRIU had restored the tree), so
+ * either state is fine as long as the whole tree is in it.
+ */
+async function adoptRestored(soak: Soak, e: LedgerEntry, final: string | undefined, how: string): Promise<void> {
   let t: SoakTarget;
   try {
-    t = await soak.pool.adopt({ ...e.tree }, 'restored', final === 'FINAL_STATE_STOPPED' ? 'stopped' : 'running', `Restore ${e.id}`);
+    const expected = final === undefined ? await observedState(e.tree.pids) : final === 'FINAL_STATE_STOPPED' ? 'stopped' : 'running';
+    t = await soak.pool.adopt({ ...e.tree }, 'restored', expected, `Restore ${e.id}`);
   } catch (err) {
     soak.violation('restorable', `${how}: Restore of ${e.id} answered OK, but ${(err as Error).message}`);
     return;
@@ -288,26 +294,38 @@ async function adoptRestored(soak: Soak, e: LedgerEntry, final: string, how: str
   }
 }
 
+/** 'stopped' when every task of the tree is stopped, else 'running' (a mix is then caught by the tree check). */
+async function observedState(pids: readonly number[]): Promise<'running' | 'stopped'> {
+  for (const pid of pids) {
+    const tasks = await taskStates(pid);
+    if (!tasks || tasks.some((x) => x.state !== 'T' && x.state !== 't')) return 'running';
+  }
+  return 'stopped';
+}
+
 /**
  * After a Restore that did not answer OK: none of the checkpoint's pids may
  * be left to a process of the soak's (the tasks CRIU had created are killed).
  * With the answer lost (cancel, agent killed), a restore that completed is
  * adopted instead, if whole.
  */
-async function noHalfRestored(soak: Soak, e: LedgerEntry, r: CallResult, lostFinal?: string): Promise<void> {
+async function noHalfRestored(soak: Soak, e: LedgerEntry, r: CallResult, lost = false): Promise<void> {
   const root = soak.rootPid;
-  for (let attempt = 0; attempt < 20; attempt++) {
+  for (let attempt = 0; attempt < 40; attempt++) {
     await sleep(250);
     const table = await processTable();
+    // Under the soak's root and no tree of the pool's: another Restore of the
+    // same tree (another checkpoint, same pids) may hold them, whole and known.
+    const known = new Set(soak.pool.all().flatMap((t) => t.owned.map((p) => p.pid)));
     const mine = new Set(descendants(table, root).map((p) => p.pid));
-    const held = e.tree.pids.filter((pid) => mine.has(pid));
+    const held = e.tree.pids.filter((pid) => mine.has(pid) && !known.has(pid));
     if (held.length === 0) return;
-    if (lostFinal && held.length === e.tree.pids.length && attempt >= 4) {
+    if (lost && held.length === e.tree.pids.length && attempt >= 4) {
       soak.surprise('restore completed after the answer was lost', `Restore ${e.id} answered ${grpc.status[r.code]}`);
-      await adoptRestored(soak, e, lostFinal, 'a Restore whose answer was lost');
+      await adoptRestored(soak, e, undefined, 'a Restore whose answer was lost');
       return;
     }
-    if (attempt === 19) {
+    if (attempt === 39) {
       soak.violation(
         'no-stray-process',
         `Restore of ${e.id} answered ${grpc.status[r.code]} (${r.details.slice(0, 200)}), but pids ${held.join(',')} of its tree are alive (half-restored)`,
