@@ -143,7 +143,7 @@ export async function settleDump(
       await soak.pool.retire(t);
       return;
     }
-    if (lost && effective === 'FINAL_STATE_STOPPED' && problem.kind === 'stopped' && (await checkpointExists(soak, id))) {
+    if (lost && effective === 'FINAL_STATE_STOPPED' && problem.kind === 'stopped' && (await checkpointExists(soak, id, 1000))) {
       entry.fate = 'present';
       t.expected = 'stopped';
       t.stoppedBy = `Dump ${id} (answer lost)`;
@@ -185,9 +185,15 @@ async function waitGone(soak: Soak, t: SoakTarget, ms: number): Promise<boolean>
   return true;
 }
 
-/** Whether the agent lists the checkpoint; retries across an agent restart. */
-async function checkpointExists(soak: Soak, id: string): Promise<boolean> {
-  for (let i = 0; i < 20; i++) {
+/**
+ * Whether the agent has the checkpoint, asked until waitMs passed: a call
+ * whose answer was lost may still be committing its checkpoint (the agent
+ * keeps a dump CRIU finished, whose tree is gone), and the agent may be
+ * restarting.
+ */
+async function checkpointExists(soak: Soak, id: string, waitMs = 20_000): Promise<boolean> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
     const r = await soak.call(
       'settle.Get',
       'GetCheckpoint',
@@ -195,10 +201,9 @@ async function checkpointExists(soak: Soak, id: string): Promise<boolean> {
       { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.OK, S.NOT_FOUND, S.UNAVAILABLE] },
     );
     if (r.code === S.OK) return true;
-    if (r.code === S.NOT_FOUND) return false;
+    if (Date.now() > deadline) return false;
     await sleep(500);
   }
-  return false;
 }
 
 /** A Dump of a leased running tree, settled. Exported for the faults, which run it with a fault on the side. */
