@@ -31,6 +31,9 @@ export const LOST_ANSWER: ReadonlySet<grpc.status> = new Set([
   grpc.status.UNAVAILABLE,
 ]);
 
+/** Deadlines from this long up are the soak's generous ones, which a working agent always meets. */
+export const GENEROUS_DEADLINE_MS = 10_000;
+
 /** How long past its deadline a call may stay unanswered before it counts as hung. */
 export const HANG_MARGIN_MS = 15_000;
 
@@ -169,6 +172,12 @@ export class Soak {
     const name = grpc.status[r.code] ?? `code ${r.code}`;
     count(this.byMethod, method, name);
     count(this.byOp, label, name);
+    // grpc-js ends a call at its deadline itself, so a hung agent shows as
+    // DEADLINE_EXCEEDED: with the soak's own generous deadlines (not a
+    // hostile call's short one), that is a hang.
+    if (r.code === grpc.status.DEADLINE_EXCEEDED && opts.deadlineMs >= GENEROUS_DEADLINE_MS) {
+      this.violation('no-hang', `${label} (${method}) got no answer within its ${opts.deadlineMs} ms deadline`);
+    }
     if (!LISTED_STATUSES.has(r.code)) {
       this.violation('listed-status', `${label} (${method}) got ${name}, which README.md does not list: ${r.details}`);
     } else if (!opts.expect.includes(r.code)) {
