@@ -108,7 +108,8 @@ export class FaultRunner {
   async run(schedule: readonly ScheduledFault[], endAtSec: number): Promise<void> {
     for (const f of schedule) {
       while (this.soak.elapsed() < f.atSec && !this.soak.stopping) await sleep(100);
-      await this.soak.holdWhilePaused();
+      // Re-checked with no await before `busy`: the checker pauses between turns of the event loop.
+      while (this.soak.paused && !this.soak.stopping) await this.soak.holdWhilePaused();
       if (this.soak.stopping || this.soak.elapsed() > endAtSec) return;
       this.busy = true;
       this.soak.faultsActive++;

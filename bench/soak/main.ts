@@ -155,7 +155,8 @@ async function main(): Promise<number> {
     const rng = new Rng(opts.seed, w);
     workerBusy[w] = false;
     while (!soak.stopping && soak.elapsed() < durationSec) {
-      await soak.holdWhilePaused();
+      // Re-checked with no await before `busy`: the checker pauses between turns of the event loop.
+      while (soak.paused && !soak.stopping) await soak.holdWhilePaused();
       if (soak.stopping) break;
       workerBusy[w] = true;
       try {

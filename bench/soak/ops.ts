@@ -333,7 +333,11 @@ async function noHalfRestored(soak: Soak, e: LedgerEntry, r: CallResult, lost = 
     if (attempt === 39) {
       soak.violation(
         'no-stray-process',
-        `Restore of ${e.id} answered ${grpc.status[r.code]} (${r.details.slice(0, 200)}), but pids ${held.join(',')} of its tree are alive (half-restored)`,
+        `Restore of ${e.id} answered ${grpc.status[r.code]} (${r.details.slice(0, 200)}), but pids ${held.join(',')} of its tree are alive (${
+          held.length === e.tree.pids.length
+            ? 'the whole tree: restored, then the call failed'
+            : `${held.length} of ${e.tree.pids.length}: half-restored`
+        })`,
       );
       // Kill them: they are the soak's own tree, recreated by CRIU.
       for (const pid of held) {
