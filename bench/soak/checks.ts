@@ -18,6 +18,15 @@ import { pidInUse } from '../../src/proctree';
 const RECORD_FILE = 'checkpoint.json';
 const RESTORE_LOG = /^restore-.*\.log$/;
 
+/**
+ * A Restore refused because something outside the soak holds what the tree
+ * needs: one of its pids (ALREADY_EXISTS), or its TCP port (CRIU's bind
+ * fails with EADDRINUSE): other work on the machine, not the agent's fault.
+ */
+export function othersHold(r: { code: grpc.status; details: string }): boolean {
+  return r.code === grpc.status.ALREADY_EXISTS || (r.code === grpc.status.INTERNAL && /Address already in use|EADDRINUSE/.test(r.details));
+}
+
 export interface CheckFigures {
   quietChecks: number;
   filesVerified: number;
@@ -83,7 +92,7 @@ export class Checker {
       if (e) {
         const r = await restoreEntry(this.soak, e, 'FINAL_STATE_RUNNING', 'check.Restore', { expect: [grpc.status.OK] });
         if (r.code === grpc.status.OK) this.figures.restoresVerifiedAtQuietPoints++;
-        else if (r.code !== grpc.status.ALREADY_EXISTS) {
+        else if (!othersHold(r)) {
           this.soak.violation(
             'restorable',
             `listed checkpoint ${e.id} did not restore at a quiet point: ${grpc.status[r.code]}: ${r.details.slice(0, 300)}`,

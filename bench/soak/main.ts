@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeFilesFixture } from '../lib/workloads';
 import { SoakAgent } from './agent';
-import { Checker } from './checks';
+import { Checker, othersHold } from './checks';
 import { INVARIANTS, sleep, Soak } from './context';
 import { FaultRunner, faultSchedule } from './faults';
 import { Ledger } from './ledger';
@@ -227,8 +227,8 @@ async function main(): Promise<number> {
     const before = e.restoresVerified;
     const r = await restoreEntry(soak, e, 'FINAL_STATE_RUNNING', 'final.Restore', { expect: [grpc.status.OK] });
     if (e.restoresVerified > before) finalRestores++;
-    // Another process (not the soak's) took one of the tree's pids meanwhile.
-    else if (r.code === grpc.status.ALREADY_EXISTS) checker.figures.finalRestoreUnverifiable++;
+    // Another process (not the soak's) took one of the tree's pids or its port meanwhile.
+    else if (othersHold(r)) checker.figures.finalRestoreUnverifiable++;
     else
       soak.violation(
         'restorable',
