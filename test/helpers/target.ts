@@ -4,10 +4,14 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { packageRoot } from '../../src/paths';
 import { waitForPidFree } from '../../src/proctree';
 
-/** Absolute path of the Python target script. */
-export const TARGET_SCRIPT = path.resolve(__dirname, '../fixtures/target.py');
+/**
+ * Absolute path of the Python target script; from the package root, not
+ * this file, because the soak runs this helper compiled under dist/.
+ */
+export const TARGET_SCRIPT = path.join(packageRoot, 'test', 'fixtures', 'target.py');
 
 /** The JSON line a target answers each connection with. */
 export interface TargetState {

@@ -1,0 +1,227 @@
+/**
+ * The checks a soak runs at its quiet points (every op and fault held
+ * still, no call in flight) and once more at the end.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { verifyDirectory } from '../../src/store/digest';
+import { RESTORE_STATS_FILE } from '../../src/criu/stats';
+import { sleep, type Soak } from './context';
+import { criuWorkers } from './faults';
+import { CONTROL_DEADLINE_MS, restoreEntry } from './ops';
+import { descendants, own, processTable, signalOwned, type OwnedPid, type ProcRow } from './procs';
+import type { LedgerEntry } from './ledger';
+import type { Rng } from './rng';
+import { pidInUse } from '../../src/proctree';
+
+const RECORD_FILE = 'checkpoint.json';
+const RESTORE_LOG = /^restore-.*\.log$/;
+
+/**
+ * A Restore refused because something outside the soak holds what the tree
+ * needs: one of its pids (ALREADY_EXISTS), or its TCP port (CRIU's bind
+ * fails with EADDRINUSE): other work on the machine, not the agent's fault.
+ */
+export function othersHold(r: { code: grpc.status; details: string }): boolean {
+  return r.code === grpc.status.ALREADY_EXISTS || (r.code === grpc.status.INTERNAL && /Address already in use|EADDRINUSE/.test(r.details));
+}
+
+export interface CheckFigures {
+  quietChecks: number;
+  filesVerified: number;
+  restoresVerifiedAtQuietPoints: number;
+  /** At the end: checkpoints restored and checked, and those whose pids others held. */
+  finalRestores: number;
+  finalRestoreUnverifiable: number;
+  listedAtEnd: number;
+}
+
+export class Checker {
+  readonly figures: CheckFigures = {
+    quietChecks: 0,
+    filesVerified: 0,
+    restoresVerifiedAtQuietPoints: 0,
+    finalRestores: 0,
+    finalRestoreUnverifiable: 0,
+    listedAtEnd: 0,
+  };
+  /** Temporary checkpoint directories seen at the last quiet point, with the agent incarnation then. */
+  private tmpSeen = new Map<string, number>();
+
+  constructor(private readonly soak: Soak) {}
+
+  private get checkpointsDir(): string {
+    return path.join(this.soak.stateDir, 'checkpoints');
+  }
+
+  /** Lists the checkpoints, retrying while the agent restarts; null if it never answers. */
+  async list(): Promise<Set<string> | null> {
+    for (let i = 0; i < 20; i++) {
+      const r = await this.soak.call(
+        'check.List',
+        'ListCheckpoints',
+        {},
+        { deadlineMs: CONTROL_DEADLINE_MS, expect: [grpc.status.OK, grpc.status.UNAVAILABLE] },
+      );
+      if (r.code === grpc.status.OK) {
+        return new Set(((r.res as { checkpoints?: { checkpoint_id: string }[] }).checkpoints ?? []).map((c) => c.checkpoint_id));
+      }
+      await sleep(500);
+    }
+    return null;
+  }
+
+  /** The full round of checks at a quiet point. `final`: verify every checkpoint's files, and judge temp dirs at once. */
+  async quiet(final: boolean, rng: Rng): Promise<void> {
+    this.figures.quietChecks++;
+    const listed = await this.list();
+    if (listed === null) {
+      this.soak.violation('no-hang', 'ListCheckpoints did not answer OK for 10 s at a quiet point');
+      return;
+    }
+    this.soak.checkListing(listed);
+    await this.checkDisk(listed, final);
+    const toVerify = final ? [...listed] : [...listed].filter(() => rng.chance(0.3)).slice(0, 3);
+    for (const id of toVerify) await this.verifyFiles(id);
+    await this.checkTrees();
+    await this.checkStrays(false);
+    if (!final) {
+      // One checkpoint never restored yet, restored now and checked: no fault runs at a quiet point.
+      const e = rng.pick(await this.restorableNow((x) => x.restoresVerified === 0));
+      if (e) {
+        const r = await restoreEntry(this.soak, e, 'FINAL_STATE_RUNNING', 'check.Restore', { expect: [grpc.status.OK] });
+        if (r.code === grpc.status.OK) this.figures.restoresVerifiedAtQuietPoints++;
+        else if (!othersHold(r)) {
+          this.soak.violation(
+            'restorable',
+            `listed checkpoint ${e.id} did not restore at a quiet point: ${grpc.status[r.code]}: ${r.details.slice(0, 300)}`,
+          );
+        }
+      }
+    }
+  }
+
+  async restorableNow(filter: (e: LedgerEntry) => boolean = () => true): Promise<LedgerEntry[]> {
+    const out: LedgerEntry[] = [];
+    for (const e of this.soak.ledger.idle((x) => x.fate === 'present' && x.kind === 'dump' && filter(x))) {
+      let free = true;
+      for (const pid of e.tree.pids) if (await pidInUse(pid)) free = false;
+      if (free) out.push(e);
+    }
+    return out;
+  }
+
+  /** Every directory named by an id is listed; temporary ones do not outlive the calls that made them. */
+  private async checkDisk(listed: Set<string>, final: boolean): Promise<void> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.checkpointsDir);
+    } catch (err) {
+      this.soak.violation('nothing-acknowledged-lost', `cannot read ${this.checkpointsDir}: ${(err as Error).message}`);
+      return;
+    }
+    const tmpNow = new Map<string, number>();
+    for (const name of names) {
+      if (name.startsWith('.tmp-')) {
+        tmpNow.set(name, this.soak.agent.incarnation);
+        // A cancelled call's handler may still be stopping CRIU at one quiet
+        // point; at the next one (same agent process), its directory must be gone.
+        if (final || this.tmpSeen.get(name) === this.soak.agent.incarnation) {
+          this.soak.violation('no-temp-left', `temporary checkpoint directory ${name} left in ${this.checkpointsDir}`);
+        }
+        continue;
+      }
+      if (!listed.has(name))
+        this.soak.violation('nothing-half-written', `directory checkpoints/${name} is on disk but not listed (no complete manifest)`);
+    }
+    this.tmpSeen = tmpNow;
+  }
+
+  /** A listed checkpoint's files match its manifest (what Restore checks before CRIU reads them). */
+  async verifyFiles(id: string): Promise<void> {
+    const dir = path.join(this.checkpointsDir, id);
+    try {
+      const manifest = JSON.parse(await fsp.readFile(path.join(dir, RECORD_FILE), 'utf8')) as {
+        files: { path: string; size: number; xxh64?: string; symlink?: string }[];
+        logFile: string;
+      };
+      const exclude = [RECORD_FILE, manifest.logFile, RESTORE_STATS_FILE, ...(await fsp.readdir(dir)).filter((n) => RESTORE_LOG.test(n))];
+      await verifyDirectory(dir, manifest.files, { exclude });
+      this.figures.filesVerified++;
+      const e = this.soak.ledger.get(id);
+      if (e) e.filesVerified++;
+    } catch (err) {
+      this.soak.violation('files-match-manifest', `checkpoint ${id}: ${(err as Error).message.slice(0, 400)}`);
+    }
+  }
+
+  /** Every tree is alive and in the state the soak expects (none frozen, traced, or stopped unless asked). */
+  async checkTrees(): Promise<void> {
+    for (const t of this.soak.pool.all()) {
+      if (t.leased) continue;
+      t.leased = true;
+      try {
+        const problem = await this.soak.pool.inspect(t);
+        const serving = problem === null ? await this.soak.pool.serves(t) : null;
+        if (problem) {
+          this.soak.violation(
+            problem.kind === 'harmed' ? 'workload-unharmed' : 'no-tree-left-stopped',
+            `at a quiet point: ${problem.detail}`,
+          );
+          await this.soak.pool.retire(t);
+        } else if (serving) {
+          this.soak.violation('workload-unharmed', `at a quiet point: tree ${t.pid} (${t.info.shape}, ${t.origin}): ${serving}`);
+          await this.soak.pool.retire(t);
+        }
+      } finally {
+        t.leased = false;
+      }
+    }
+  }
+
+  /**
+   * No process under the soak's root that the soak cannot name: a CRIU
+   * process, a zombie of the agent, a task of a tree the soak does not
+   * know (half-restored, or orphaned). Two scans 2 s apart, so that
+   * processes on their way out are not counted.
+   */
+  async checkStrays(agentStopped: boolean): Promise<void> {
+    const scan = async (): Promise<Map<number, ProcRow>> => {
+      const known = new Set<number>([process.pid]);
+      if (!agentStopped) known.add(this.soak.agent.pid);
+      for (const t of this.soak.pool.all()) for (const p of t.owned) known.add(p.pid);
+      const table = await processTable();
+      const out = new Map<number, ProcRow>();
+      for (const p of descendants(table, this.soak.rootPid)) {
+        if (!known.has(p.pid)) out.set(p.pid, p);
+      }
+      return out;
+    };
+    const first = await scan();
+    if (first.size === 0) return;
+    const owned = new Map<number, OwnedPid>();
+    for (const pid of first.keys()) {
+      const o = await own(pid);
+      if (o) owned.set(pid, o);
+    }
+    await sleep(2000);
+    const second = await scan();
+    for (const [pid, p] of second) {
+      const o = owned.get(pid);
+      if (!first.has(pid) || !o) continue;
+      const what = p.comm === 'criu' ? 'a CRIU process' : p.state === 'Z' ? 'a zombie' : 'a process the soak does not know';
+      this.soak.violation(
+        'no-stray-process',
+        `${what} left behind: pid ${pid} (${p.comm}, state ${p.state}, parent ${p.ppid}${p.ppid === this.soak.agent.pid ? ', the agent' : ''})`,
+      );
+      // Under the soak's root, so its own: killed, so that it is reported once and the run goes on clean.
+      await signalOwned(o, 'SIGKILL');
+    }
+  }
+
+  /** CRIU workers of the agent right now (for the end: none once every call is answered). */
+  async criuWorkersNow(): Promise<number[]> {
+    return this.soak.agent.running() ? criuWorkers(this.soak.agent.pid) : [];
+  }
+}

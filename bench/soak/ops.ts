@@ -1,0 +1,786 @@
+/**
+ * The soak's operations: one table, one entry per kind, each drawn with its
+ * weight. An entry that needs an RPC names it, and is left out when the
+ * agent's API does not define it; Migrate, Export and Import join the mix
+ * as one entry each once they exist (see README.md: "Adding an operation").
+ */
+import * as grpc from '@grpc/grpc-js';
+import { pidInUse } from '../../src/proctree';
+import type { CallResult } from './agent';
+import { LOST_ANSWER, sleep, type Soak } from './context';
+import type { LedgerEntry } from './ledger';
+import { descendants, lastPid, processTable, taskStates } from './procs';
+import type { Rng } from './rng';
+import { SHAPES, type SoakTarget, type TreeInfo } from './targets';
+
+const S = grpc.status;
+
+/** Deadlines: CRIU operations wait behind --max-concurrent-operations and a busy machine; control calls do not. */
+export const CRIU_DEADLINE_MS = 90_000;
+export const CONTROL_DEADLINE_MS = 15_000;
+
+/** Trees the soak keeps alive, and checkpoints it keeps listed, before it favours retiring and deleting. */
+export const POOL_MIN = 3;
+export const POOL_MAX = 7;
+export const CHECKPOINTS_MAX = 14;
+
+export interface OpSpec {
+  readonly name: string;
+  /** Relative frequency; a function to adapt to the soak's state (0: not now). */
+  readonly weight: number | ((soak: Soak) => number);
+  /** The RPC the op needs; the op is left out when the agent's API lacks it. */
+  readonly rpc?: string;
+  run(soak: Soak, rng: Rng, worker: number): Promise<void>;
+}
+
+type Final = 'FINAL_STATE_RUNNING' | 'FINAL_STATE_STOPPED' | 'FINAL_STATE_DEAD' | 'FINAL_STATE_UNSPECIFIED';
+
+let idCounter = 0;
+function newId(rng: Rng, worker: number): string {
+  return `soak-w${worker}-${++idCounter}-${rng.tag()}`;
+}
+
+/** A snapshot of what a checkpoint needs to check the tree it restores. */
+function treeInfoOf(t: SoakTarget): TreeInfo {
+  return { ...t.info, pids: t.owned.map((p) => p.pid) };
+}
+
+function pickFinal(rng: Rng): Final {
+  return rng.weighted<Final>(['FINAL_STATE_RUNNING', 'FINAL_STATE_STOPPED', 'FINAL_STATE_DEAD', 'FINAL_STATE_UNSPECIFIED'], (f) =>
+    f === 'FINAL_STATE_UNSPECIFIED' ? 1 : 3,
+  ) as Final;
+}
+
+/** Leases a running tree, preferring shapes. */
+function leaseRunning(soak: Soak, rng: Rng, prefer?: SoakTarget['info']['shape']): SoakTarget | undefined {
+  if (prefer) {
+    const t = soak.pool.lease(rng, (x) => x.expected === 'running' && x.info.shape === prefer);
+    if (t) return t;
+  }
+  return soak.pool.lease(rng, (x) => x.expected === 'running');
+}
+
+/** Checkpoint entries whose tree's pids are all free now: Restore can recreate them. */
+async function restorable(soak: Soak): Promise<LedgerEntry[]> {
+  const out: LedgerEntry[] = [];
+  for (const e of soak.ledger.idle((x) => x.fate === 'present' && x.kind === 'dump')) {
+    let free = true;
+    for (const pid of e.tree.pids) if (await pidInUse(pid)) free = false;
+    if (free) out.push(e);
+  }
+  return out;
+}
+
+/**
+ * After a Dump (or PreDump) of a leased tree: records the checkpoint's fate
+ * and the tree's, and holds the tree to "no failure, cancel or crash may
+ * harm a workload": unless the call asked for DEAD and a checkpoint exists,
+ * the tree must be alive, and running unless STOPPED was asked for and got.
+ */
+export async function settleDump(
+  soak: Soak,
+  t: SoakTarget,
+  id: string,
+  final: Final,
+  r: CallResult,
+  kind: 'dump' | 'pre-dump',
+): Promise<void> {
+  const entry = soak.ledger.get(id) ?? soak.ledger.record(id, 'unknown', kind, treeInfoOf(t));
+  const lost = LOST_ANSWER.has(r.code);
+  if (r.code === S.OK) entry.fate = 'present';
+  else entry.fate = lost ? 'unknown' : 'absent';
+  entry.busy = false;
+  const effective = kind === 'pre-dump' ? 'FINAL_STATE_RUNNING' : final === 'FINAL_STATE_UNSPECIFIED' ? 'FINAL_STATE_DEAD' : final;
+
+  if (r.code === S.OK) {
+    if (effective === 'FINAL_STATE_DEAD') {
+      if (!(await waitGone(soak, t, 10_000))) soak.surprise('dump DEAD: tree alive', `tree ${t.pid} after Dump ${id} answered DEAD`);
+      await soak.pool.retire(t);
+      return;
+    }
+    t.expected = effective === 'FINAL_STATE_STOPPED' ? 'stopped' : 'running';
+    t.stoppedBy = effective === 'FINAL_STATE_STOPPED' ? `Dump ${id}` : undefined;
+    await holdTree(soak, t, `after Dump ${id} answered OK`);
+    return;
+  }
+
+  // Failed, refused, cancelled, or the agent died: the tree must run on
+  // (CRIU is stopped and the tree resumed), unless a lost answer hid a dump
+  // that completed as asked.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (await soak.pool.gone(t)) {
+      const exists = lost && effective === 'FINAL_STATE_DEAD' && (await checkpointExists(soak, id));
+      if (exists) {
+        entry.fate = 'present';
+        await soak.pool.forget(t);
+        return;
+      }
+      soak.violation(
+        'workload-unharmed',
+        `Dump ${id} of tree ${t.pid} (${t.info.shape}, ${final}) answered ${grpc.status[r.code]} (${r.details.slice(0, 200)}) and the tree is dead`,
+      );
+      await soak.pool.forget(t);
+      return;
+    }
+    const problem = await soak.pool.inspect({ ...t, expected: 'running' });
+    if (problem === null) {
+      t.expected = 'running';
+      t.stoppedBy = undefined;
+      return;
+    }
+    if (problem.kind === 'harmed') {
+      // A tree on its way out after a DEAD dump that did complete (the answer lost) is no harm.
+      if (lost && effective === 'FINAL_STATE_DEAD' && (await checkpointExists(soak, id))) {
+        entry.fate = 'present';
+        await soak.pool.retire(t);
+        return;
+      }
+      soak.violation(
+        'workload-unharmed',
+        `after Dump ${id} (${final}) answered ${grpc.status[r.code]} (${r.details.slice(0, 200)}): ${problem.detail}`,
+      );
+      await soak.pool.retire(t);
+      return;
+    }
+    if (lost && effective === 'FINAL_STATE_STOPPED' && problem.kind === 'stopped' && (await checkpointExists(soak, id, 1000))) {
+      entry.fate = 'present';
+      t.expected = 'stopped';
+      t.stoppedBy = `Dump ${id} (answer lost)`;
+      return;
+    }
+    if (Date.now() > deadline) {
+      soak.violation(
+        'no-tree-left-stopped',
+        `after Dump ${id} answered ${grpc.status[r.code]} (${r.details.slice(0, 200)}): ${problem.detail}`,
+      );
+      // Let the rest of the soak go on with a usable tree.
+      await soak.pool.retire(t);
+      return;
+    }
+    await sleep(200);
+  }
+}
+
+/** Checks a leased tree now; a broken one is reported and retired. Returns whether it is still in the pool. */
+async function holdTree(soak: Soak, t: SoakTarget, when: string): Promise<boolean> {
+  const problem = await soak.pool.inspect(t);
+  const serving = problem === null ? await soak.pool.serves(t) : null;
+  if (problem === null && serving === null) return true;
+  if (problem) {
+    soak.violation(problem.kind === 'harmed' ? 'workload-unharmed' : 'no-tree-left-stopped', `${when}: ${problem.detail}`);
+  } else {
+    soak.violation('workload-unharmed', `${when}: tree ${t.pid} (${t.info.shape}, ${t.origin}) does not serve as before: ${serving}`);
+  }
+  await soak.pool.retire(t);
+  return false;
+}
+
+async function waitGone(soak: Soak, t: SoakTarget, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!(await soak.pool.gone(t))) {
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+/**
+ * Whether the agent has the checkpoint, asked until waitMs passed: a call
+ * whose answer was lost may still be committing its checkpoint (the agent
+ * keeps a dump CRIU finished, whose tree is gone), and the agent may be
+ * restarting.
+ */
+async function checkpointExists(soak: Soak, id: string, waitMs = 20_000): Promise<boolean> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const r = await soak.call(
+      'settle.Get',
+      'GetCheckpoint',
+      { checkpoint_id: id },
+      { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.OK, S.NOT_FOUND, S.UNAVAILABLE] },
+    );
+    if (r.code === S.OK) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(500);
+  }
+}
+
+/** A Dump of a leased running tree, settled. Exported for the faults, which run it with a fault on the side. */
+export async function dumpTree(
+  soak: Soak,
+  t: SoakTarget,
+  id: string,
+  final: Final,
+  label: string,
+  extra: { cancelAfterMs?: number; deadlineMs?: number; expect?: grpc.status[] } = {},
+): Promise<CallResult> {
+  soak.ledger.record(id, 'unknown', 'dump', treeInfoOf(t)).busy = true;
+  const r = await soak.call(
+    label,
+    'Dump',
+    { pid: t.pid, checkpoint_id: id, final_state: final },
+    {
+      deadlineMs: extra.deadlineMs ?? CRIU_DEADLINE_MS,
+      cancelAfterMs: extra.cancelAfterMs,
+      expect: extra.expect ?? [S.OK, S.RESOURCE_EXHAUSTED],
+    },
+  );
+  await settleDump(soak, t, id, final, r, 'dump');
+  return r;
+}
+
+/**
+ * A Restore of a checkpoint whose pids are free, settled: an OK tree is
+ * checked and joins the pool; after a failure, none of the checkpoint's
+ * pids may be held by a process of the soak's (a half-restored task).
+ */
+export async function restoreEntry(
+  soak: Soak,
+  e: LedgerEntry,
+  final: 'FINAL_STATE_RUNNING' | 'FINAL_STATE_STOPPED',
+  label: string,
+  extra: { cancelAfterMs?: number; deadlineMs?: number; expect?: grpc.status[] } = {},
+): Promise<CallResult> {
+  e.busy = true;
+  try {
+    const r = await soak.call(
+      label,
+      'Restore',
+      { checkpoint_id: e.id, final_state: final },
+      {
+        deadlineMs: extra.deadlineMs ?? CRIU_DEADLINE_MS,
+        cancelAfterMs: extra.cancelAfterMs,
+        expect: extra.expect ?? [S.OK, S.ALREADY_EXISTS],
+      },
+    );
+    if (r.code === S.NOT_FOUND && e.fate === 'present') {
+      soak.violation('nothing-acknowledged-lost', `Restore of acknowledged checkpoint ${e.id}: NOT_FOUND: ${r.details.slice(0, 200)}`);
+      return r;
+    }
+    if (r.code === S.DATA_LOSS) {
+      soak.violation('files-match-manifest', `Restore of ${e.id}: DATA_LOSS: ${r.details.slice(0, 300)}`);
+      return r;
+    }
+    if (r.code === S.OK) {
+      const res = r.res as { pids?: number[] };
+      const pids = [...(res.pids ?? [])];
+      const want = e.tree.pids;
+      if ([...pids].sort().join() !== [...want].sort().join()) {
+        soak.surprise('restore: other pids', `Restore ${e.id} answered pids ${pids.join(',')}, the checkpoint had ${want.join(',')}`);
+      }
+      await adoptRestored(soak, e, final, label);
+      return r;
+    }
+    await noHalfRestored(soak, e, r, LOST_ANSWER.has(r.code));
+    return r;
+  } finally {
+    e.busy = false;
+  }
+}
+
+/**
+ * Takes a restored tree into the pool and checks it. `final` undefined: the
+ * answer was lost (the agent died after CRIU had restored the tree), so
+ * either state is fine as long as the whole tree is in it.
+ */
+async function adoptRestored(soak: Soak, e: LedgerEntry, final: string | undefined, how: string): Promise<void> {
+  let t: SoakTarget;
+  try {
+    const expected = final === undefined ? await observedState(e.tree.pids) : final === 'FINAL_STATE_STOPPED' ? 'stopped' : 'running';
+    t = await soak.pool.adopt({ ...e.tree }, 'restored', expected, `Restore ${e.id}`);
+  } catch (err) {
+    soak.violation('restorable', `${how}: Restore of ${e.id} answered OK, but ${(err as Error).message}`);
+    return;
+  }
+  if (await holdTree(soak, t, `after ${how} of ${e.id}`)) {
+    e.restoresVerified++;
+    soak.pool.release(t);
+  }
+}
+
+/** 'stopped' when every task of the tree is stopped, else 'running' (a mix is then caught by the tree check). */
+async function observedState(pids: readonly number[]): Promise<'running' | 'stopped'> {
+  for (const pid of pids) {
+    const tasks = await taskStates(pid);
+    if (!tasks || tasks.some((x) => x.state !== 'T' && x.state !== 't')) return 'running';
+  }
+  return 'stopped';
+}
+
+/**
+ * After a Restore that did not answer OK: none of the checkpoint's pids may
+ * be left to a process of the soak's (the tasks CRIU had created are killed).
+ * With the answer lost (cancel, agent killed), a restore that completed is
+ * adopted instead, if whole.
+ */
+async function noHalfRestored(soak: Soak, e: LedgerEntry, r: CallResult, lost = false): Promise<void> {
+  const root = soak.rootPid;
+  for (let attempt = 0; attempt < 40; attempt++) {
+    await sleep(250);
+    const table = await processTable();
+    // Under the soak's root and no tree of the pool's: another Restore of the
+    // same tree (another checkpoint, same pids) may hold them, whole and known.
+    const known = new Set(soak.pool.all().flatMap((t) => t.owned.map((p) => p.pid)));
+    const mine = new Set(descendants(table, root).map((p) => p.pid));
+    const held = e.tree.pids.filter((pid) => mine.has(pid) && !known.has(pid));
+    if (held.length === 0) return;
+    if (lost && held.length === e.tree.pids.length && attempt >= 4) {
+      soak.surprise('restore completed after the answer was lost', `Restore ${e.id} answered ${grpc.status[r.code]}`);
+      await adoptRestored(soak, e, undefined, 'a Restore whose answer was lost');
+      return;
+    }
+    if (attempt === 39) {
+      soak.violation(
+        'no-stray-process',
+        `Restore of ${e.id} answered ${grpc.status[r.code]} (${r.details.slice(0, 200)}), but pids ${held.join(',')} of its tree are alive (${
+          held.length === e.tree.pids.length
+            ? 'the whole tree: restored, then the call failed'
+            : `${held.length} of ${e.tree.pids.length}: half-restored`
+        })`,
+      );
+      // Kill them: they are the soak's own tree, recreated by CRIU.
+      for (const pid of held) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+  }
+}
+
+/** A free pid below the last one the kernel handed out: it will not be reused before the pid counter wraps. */
+async function deadPid(soak: Soak, rng: Rng): Promise<number | undefined> {
+  const last = await lastPid();
+  const candidates = soak.pool.deadPids.filter((p) => p < last);
+  const pid = rng.pick(candidates);
+  if (pid === undefined || (await pidInUse(pid))) return undefined;
+  return pid;
+}
+
+const BAD_IDS = ['', '..', '../escape', '.hidden', '-dash', 'a/b', 'x'.repeat(129), 'nul\u0000byte', 'sp ace', 'tab\tid'];
+
+/** Hostile calls: each a request the agent must refuse precisely, or a call broken off on the client's side. */
+const HOSTILE: Record<string, (soak: Soak, rng: Rng, worker: number) => Promise<void>> = {
+  'bad-id': async (soak, rng) => {
+    const id = rng.pick(BAD_IDS) ?? '';
+    const method = rng.pick(['Dump', 'PreDump', 'Restore', 'GetCheckpoint', 'DeleteCheckpoint']) ?? 'GetCheckpoint';
+    // Pid 1, which the agent refuses whatever the order of its checks: no process of anyone's is at risk.
+    const req =
+      method === 'Dump' || method === 'PreDump' ? { pid: 1, checkpoint_id: id, final_state: 'FINAL_STATE_RUNNING' } : { checkpoint_id: id };
+    await soak.call('hostile.bad-id', method, req, { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.INVALID_ARGUMENT] });
+  },
+  'bad-pid': async (soak, rng) => {
+    const pid = rng.pick([0, -5, 4194305, 2147483647]) ?? 0;
+    const method = rng.pick(['Dump', 'Continue']) ?? 'Dump';
+    const req = method === 'Dump' ? { pid, checkpoint_id: 'soak-never', final_state: 'FINAL_STATE_RUNNING' } : { pid };
+    await soak.call('hostile.bad-pid', method, req, { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.INVALID_ARGUMENT] });
+  },
+  'dead-pid': async (soak, rng, worker) => {
+    const pid = await deadPid(soak, rng);
+    if (pid === undefined) return;
+    const method = rng.pick(['Dump', 'Continue']) ?? 'Dump';
+    const id = newId(rng, worker);
+    if (method === 'Dump') soak.ledger.record(id, 'unknown', 'dump', { shape: 'sleep', pids: [pid] }).busy = true;
+    const r = await soak.call(
+      'hostile.dead-pid',
+      method,
+      method === 'Dump' ? { pid, checkpoint_id: id, final_state: 'FINAL_STATE_RUNNING' } : { pid },
+      {
+        deadlineMs: CONTROL_DEADLINE_MS,
+        expect: [S.NOT_FOUND],
+      },
+    );
+    const e = soak.ledger.get(id);
+    if (e) {
+      e.fate = r.code === S.OK ? 'present' : LOST_ANSWER.has(r.code) ? 'unknown' : 'absent';
+      e.busy = false;
+    }
+  },
+  'pid-1': async (soak, rng) => {
+    const method = rng.pick(['Dump', 'PreDump', 'Continue']) ?? 'Dump';
+    const req =
+      method === 'Continue' ? { pid: 1 } : { pid: 1, checkpoint_id: `soak-pid1-${rng.tag()}`, final_state: 'FINAL_STATE_RUNNING' };
+    await soak.call('hostile.pid-1', method, req, { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.PERMISSION_DENIED] });
+  },
+  'agent-pid': async (soak, rng) => {
+    await soak.call(
+      'hostile.agent-pid',
+      'Dump',
+      { pid: soak.agent.pid, checkpoint_id: `soak-self-${rng.tag()}`, final_state: 'FINAL_STATE_RUNNING' },
+      { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.PERMISSION_DENIED] },
+    );
+  },
+  oversized: async (soak, rng) => {
+    const method = rng.pick(['Dump', 'Restore', 'GetCheckpoint']) ?? 'Dump';
+    const big = 'x'.repeat((1 << 20) + rng.int(1, 1 << 20));
+    const req = method === 'Dump' ? { pid: 1, checkpoint_id: big } : { checkpoint_id: big };
+    await soak.call('hostile.oversized', method, req, { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.RESOURCE_EXHAUSTED] });
+  },
+  'unknown-id': async (soak, rng) => {
+    const method = rng.pick(['Restore', 'GetCheckpoint', 'DeleteCheckpoint']) ?? 'GetCheckpoint';
+    await soak.call(
+      'hostile.unknown-id',
+      method,
+      { checkpoint_id: `soak-none-${rng.tag()}` },
+      { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.NOT_FOUND] },
+    );
+  },
+  'restore-dead': async (soak, rng) => {
+    const e = rng.pick(soak.ledger.idle((x) => x.fate === 'present'));
+    if (!e) return;
+    await soak.call(
+      'hostile.restore-dead',
+      'Restore',
+      { checkpoint_id: e.id, final_state: 'FINAL_STATE_DEAD' },
+      {
+        deadlineMs: CONTROL_DEADLINE_MS,
+        expect: [S.INVALID_ARGUMENT],
+      },
+    );
+  },
+  'continue-running': async (soak, rng) => {
+    const t = leaseRunning(soak, rng);
+    if (!t) return;
+    try {
+      await soak.call(
+        'hostile.continue-running',
+        'Continue',
+        { pid: t.pid },
+        { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.FAILED_PRECONDITION] },
+      );
+      await holdTree(soak, t, 'after Continue of a running tree');
+    } finally {
+      soak.pool.release(t);
+    }
+  },
+  'duplicate-id': async (soak, rng) => {
+    const e = rng.pick(soak.ledger.idle((x) => x.fate === 'present'));
+    const t = e && leaseRunning(soak, rng);
+    if (!e || !t) return;
+    e.busy = true;
+    try {
+      await soak.call(
+        'hostile.duplicate-id',
+        'Dump',
+        { pid: t.pid, checkpoint_id: e.id, final_state: 'FINAL_STATE_RUNNING' },
+        {
+          deadlineMs: CRIU_DEADLINE_MS,
+          expect: [S.ALREADY_EXISTS],
+        },
+      );
+      if (await holdTree(soak, t, `after a Dump with the taken id ${e.id}`)) soak.pool.release(t);
+    } finally {
+      e.busy = false;
+    }
+  },
+  'cancelled-dump': async (soak, rng, worker) => {
+    const t = leaseRunning(soak, rng);
+    if (!t) return;
+    await dumpTree(soak, t, newId(rng, worker), pickFinal(rng), 'hostile.cancelled-dump', {
+      cancelAfterMs: rng.int(1, 600),
+      expect: [S.CANCELLED, S.OK],
+    });
+    releaseIfKept(soak, t);
+  },
+  'expired-dump': async (soak, rng, worker) => {
+    const t = leaseRunning(soak, rng);
+    if (!t) return;
+    await dumpTree(soak, t, newId(rng, worker), pickFinal(rng), 'hostile.expired-dump', {
+      deadlineMs: rng.int(1, 400),
+      expect: [S.DEADLINE_EXCEEDED, S.OK],
+    });
+    releaseIfKept(soak, t);
+  },
+  'cancelled-restore': async (soak, rng) => {
+    const e = rng.pick(await restorable(soak));
+    if (!e) return;
+    await restoreEntry(soak, e, rng.chance(0.5) ? 'FINAL_STATE_RUNNING' : 'FINAL_STATE_STOPPED', 'hostile.cancelled-restore', {
+      cancelAfterMs: rng.int(1, 500),
+      expect: [S.CANCELLED, S.OK, S.ALREADY_EXISTS],
+    });
+  },
+  'concurrent-tree': async (soak, rng, worker) => {
+    // Several calls on one tree at once: the agent lets one through and
+    // refuses the others (ABORTED naming the holder); none may harm the tree.
+    const t = leaseRunning(soak, rng);
+    if (!t) return;
+    const ids = [newId(rng, worker), newId(rng, worker)];
+    for (const id of ids) soak.ledger.record(id, 'unknown', 'dump', treeInfoOf(t)).busy = true;
+    const dump = (id: string): Promise<CallResult> =>
+      soak.call(
+        'hostile.concurrent.Dump',
+        'Dump',
+        { pid: t.pid, checkpoint_id: id, final_state: 'FINAL_STATE_RUNNING' },
+        {
+          deadlineMs: CRIU_DEADLINE_MS,
+          expect: [S.OK, S.ABORTED, S.RESOURCE_EXHAUSTED],
+        },
+      );
+    const [a, b] = await Promise.all([
+      dump(ids[0] as string),
+      dump(ids[1] as string),
+      soak.call(
+        'hostile.concurrent.PreDump',
+        'PreDump',
+        { pid: t.pid, checkpoint_id: newId(rng, worker) },
+        {
+          deadlineMs: CRIU_DEADLINE_MS,
+          expect: [S.FAILED_PRECONDITION, S.ABORTED, S.OK],
+        },
+      ),
+      soak.call(
+        'hostile.concurrent.Continue',
+        'Continue',
+        { pid: t.pid },
+        { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.FAILED_PRECONDITION, S.ABORTED] },
+      ),
+      soak.call(
+        'hostile.concurrent.Get',
+        'GetCheckpoint',
+        { checkpoint_id: ids[0] },
+        { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.OK, S.NOT_FOUND] },
+      ),
+    ]);
+    // Both Dumps asked for RUNNING: settle each (the second sees the tree as the first left it).
+    await settleDump(soak, t, ids[0] as string, 'FINAL_STATE_RUNNING', a, 'dump');
+    if (soak.pool.all().includes(t)) await settleDump(soak, t, ids[1] as string, 'FINAL_STATE_RUNNING', b, 'dump');
+    else {
+      const e = soak.ledger.get(ids[1] as string);
+      if (e) {
+        e.fate = b.code === S.OK ? 'present' : LOST_ANSWER.has(b.code) ? 'unknown' : 'absent';
+        e.busy = false;
+      }
+    }
+    releaseIfKept(soak, t);
+  },
+  'concurrent-restore': async (soak, rng) => {
+    const e = rng.pick(await restorable(soak));
+    if (!e) return;
+    e.busy = true;
+    const call = (): Promise<CallResult> =>
+      soak.call(
+        'hostile.concurrent.Restore',
+        'Restore',
+        { checkpoint_id: e.id },
+        { deadlineMs: CRIU_DEADLINE_MS, expect: [S.OK, S.ABORTED, S.ALREADY_EXISTS] },
+      );
+    const rs = await Promise.all([call(), call()]);
+    const ok = rs.filter((r) => r.code === S.OK).length;
+    if (ok > 1) soak.violation('restorable', `two concurrent Restores of ${e.id} both answered OK`);
+    if (ok >= 1) await adoptRestored(soak, e, 'FINAL_STATE_RUNNING', 'a concurrent Restore');
+    else await noHalfRestored(soak, e, rs[0]);
+    e.busy = false;
+  },
+};
+
+function releaseIfKept(soak: Soak, t: SoakTarget): void {
+  if (soak.pool.all().includes(t)) soak.pool.release(t);
+}
+
+/** The op table. */
+export const OPS: readonly OpSpec[] = [
+  {
+    name: 'Dump',
+    weight: (s) => (s.pool.size() > 0 ? 10 : 0),
+    rpc: 'Dump',
+    async run(soak, rng, worker) {
+      const t = leaseRunning(soak, rng);
+      if (!t) return;
+      const final = pickFinal(rng);
+      await dumpTree(soak, t, newId(rng, worker), final, `Dump.${final.replace('FINAL_STATE_', '')}`);
+      releaseIfKept(soak, t);
+    },
+  },
+  {
+    name: 'PreDump',
+    weight: 2,
+    rpc: 'PreDump',
+    async run(soak, rng, worker) {
+      const t = leaseRunning(soak, rng);
+      if (!t) return;
+      const id = newId(rng, worker);
+      soak.ledger.record(id, 'unknown', 'pre-dump', treeInfoOf(t)).busy = true;
+      const final =
+        rng.pick<Final>(['FINAL_STATE_UNSPECIFIED', 'FINAL_STATE_RUNNING', 'FINAL_STATE_STOPPED', 'FINAL_STATE_DEAD']) ??
+        'FINAL_STATE_UNSPECIFIED';
+      // This host has no soft-dirty tracking: FAILED_PRECONDITION is the answer here, OK where the kernel allows.
+      const r = await soak.call(
+        'PreDump',
+        'PreDump',
+        { pid: t.pid, checkpoint_id: id, final_state: final },
+        {
+          deadlineMs: CRIU_DEADLINE_MS,
+          expect: [S.OK, S.FAILED_PRECONDITION, S.RESOURCE_EXHAUSTED],
+        },
+      );
+      await settleDump(soak, t, id, final, r, 'pre-dump');
+      releaseIfKept(soak, t);
+    },
+  },
+  {
+    name: 'Restore',
+    weight: 7,
+    rpc: 'Restore',
+    async run(soak, rng) {
+      const e = rng.pick(await restorable(soak));
+      if (!e) return;
+      const final = rng.chance(0.6) ? 'FINAL_STATE_RUNNING' : 'FINAL_STATE_STOPPED';
+      // ABORTED: another worker restores another checkpoint of the same tree (same pids) right now.
+      await restoreEntry(soak, e, final, `Restore.${final.replace('FINAL_STATE_', '')}`, { expect: [S.OK, S.ALREADY_EXISTS, S.ABORTED] });
+    },
+  },
+  {
+    name: 'Continue',
+    weight: (s) => (s.pool.all().some((t) => t.expected === 'stopped' && !t.leased) ? 6 : 0),
+    rpc: 'Continue',
+    async run(soak, rng) {
+      const t = soak.pool.lease(rng, (x) => x.expected === 'stopped');
+      if (!t) return;
+      const r = await soak.call('Continue', 'Continue', { pid: t.pid }, { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.OK] });
+      if (r.code === S.OK) {
+        t.expected = 'running';
+        t.stoppedBy = undefined;
+      } else if ((await observedState(t.owned.map((p) => p.pid))) === 'running') {
+        // Failed, yet every task runs: a wrong answer (reported), no harm to the tree.
+        soak.surprise(
+          'Continue failed, but the tree runs',
+          `Continue of tree ${t.pid} answered ${grpc.status[r.code]}: ${r.details.slice(0, 200)}`,
+        );
+        t.expected = 'running';
+        t.stoppedBy = undefined;
+      }
+      if (await holdTree(soak, t, `after Continue answered ${grpc.status[r.code]}`)) soak.pool.release(t);
+    },
+  },
+  {
+    name: 'List',
+    weight: 4,
+    rpc: 'ListCheckpoints',
+    async run(soak) {
+      const before = new Set(
+        soak.ledger
+          .all()
+          .filter((e) => !e.busy)
+          .map((e) => e.id),
+      );
+      const r = await soak.call('List', 'ListCheckpoints', {}, { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.OK] });
+      if (r.code !== S.OK) return;
+      const listed = new Set(((r.res as { checkpoints?: { checkpoint_id: string }[] }).checkpoints ?? []).map((c) => c.checkpoint_id));
+      // Only entries idle across the whole call are judged (an op may have started on one meanwhile).
+      soak.checkListing(listed, (e) => before.has(e.id) && !e.busy);
+    },
+  },
+  {
+    name: 'Get',
+    weight: 4,
+    rpc: 'GetCheckpoint',
+    async run(soak, rng) {
+      const e = rng.pick(soak.ledger.all().filter((x) => !x.busy));
+      if (!e) return;
+      e.busy = true;
+      try {
+        const expect = e.fate === 'present' ? [S.OK] : e.fate === 'unknown' ? [S.OK, S.NOT_FOUND] : [S.NOT_FOUND];
+        const r = await soak.call('Get', 'GetCheckpoint', { checkpoint_id: e.id }, { deadlineMs: CONTROL_DEADLINE_MS, expect });
+        if (r.code === S.NOT_FOUND && e.fate === 'present')
+          soak.violation('nothing-acknowledged-lost', `GetCheckpoint ${e.id}: NOT_FOUND, but its Dump was acknowledged`);
+        if (r.code === S.OK && (e.fate === 'deleted' || e.fate === 'absent')) {
+          soak.violation(
+            'nothing-half-written',
+            `GetCheckpoint ${e.id}: OK, but it was ${e.fate === 'deleted' ? 'deleted' : 'never acknowledged (its Dump failed)'}`,
+          );
+        }
+        if (r.code === S.OK && e.fate === 'unknown') e.fate = 'present';
+        if (r.code === S.OK && (r.res as { pid?: number }).pid !== e.tree.pids[0]) {
+          soak.violation(
+            'files-match-manifest',
+            `GetCheckpoint ${e.id}: pid ${(r.res as { pid?: number }).pid}, the dumped tree's root was ${e.tree.pids[0]}`,
+          );
+        }
+      } finally {
+        e.busy = false;
+      }
+    },
+  },
+  {
+    name: 'Delete',
+    weight: (s) => (s.ledger.present().length > CHECKPOINTS_MAX ? 12 : 3),
+    rpc: 'DeleteCheckpoint',
+    async run(soak, rng) {
+      const e = rng.pick(soak.ledger.idle((x) => x.fate === 'present'));
+      if (!e) return;
+      e.busy = true;
+      try {
+        const r = await soak.call(
+          'Delete',
+          'DeleteCheckpoint',
+          { checkpoint_id: e.id, cascade: rng.chance(0.5) },
+          {
+            deadlineMs: CONTROL_DEADLINE_MS,
+            expect: [S.OK, S.FAILED_PRECONDITION],
+          },
+        );
+        if (r.code === S.OK) {
+          for (const id of (r.res as { deleted?: string[] }).deleted ?? []) {
+            const d = soak.ledger.get(id);
+            if (d) d.fate = 'deleted';
+            else soak.violation('nothing-half-written', `DeleteCheckpoint ${e.id} deleted ${id}, which no Dump of the soak made`);
+          }
+          if (e.fate !== 'deleted')
+            soak.violation('nothing-acknowledged-lost', `DeleteCheckpoint ${e.id} answered OK without naming it deleted`);
+        } else if (r.code === S.NOT_FOUND) {
+          soak.violation('nothing-acknowledged-lost', `DeleteCheckpoint ${e.id}: NOT_FOUND, but its Dump was acknowledged`);
+        } else if (LOST_ANSWER.has(r.code)) {
+          e.fate = 'unknown';
+        }
+      } finally {
+        e.busy = false;
+      }
+    },
+  },
+  {
+    name: 'Spawn',
+    weight: (s) => (s.pool.size() < POOL_MIN ? 20 : s.pool.size() < POOL_MAX ? 2 : 0),
+    async run(soak, rng) {
+      const shape = rng.pick(SHAPES) ?? 'single';
+      try {
+        const t = await soak.pool.start(shape);
+        soak.pool.release(t);
+      } catch (err) {
+        soak.surprise(`start ${shape}`, (err as Error).message.slice(0, 300));
+      }
+    },
+  },
+  {
+    name: 'Retire',
+    weight: (s) => (s.pool.size() > POOL_MAX ? 10 : s.pool.size() > POOL_MIN ? 2 : 0),
+    async run(soak, rng) {
+      const t = soak.pool.lease(rng);
+      if (t) await soak.pool.retire(t);
+    },
+  },
+  {
+    name: 'Hostile',
+    weight: 6,
+    async run(soak, rng, worker) {
+      const name = rng.pick(Object.keys(HOSTILE)) ?? 'bad-id';
+      await HOSTILE[name]?.(soak, rng, worker);
+    },
+  },
+  // Migrate, Export, Import: one entry each here, with `rpc` set, once the API has them.
+];
+
+/** The ops this agent's API supports. */
+export function activeOps(soak: Soak): OpSpec[] {
+  return OPS.filter((op) => op.rpc === undefined || soak.hasRpc(op.rpc));
+}
+
+/** Draws and runs one op. Returns its name. */
+export async function runOne(soak: Soak, rng: Rng, worker: number, ops: readonly OpSpec[]): Promise<string | undefined> {
+  const op = rng.weighted(ops, (o) => (typeof o.weight === 'number' ? o.weight : o.weight(soak)));
+  if (!op) return undefined;
+  await op.run(soak, rng, worker);
+  return op.name;
+}
