@@ -1,14 +1,26 @@
 /**
- * grpcurl (v1.9.3) as far as the docs use it, for tests that check the
+ * grpcurl (v1.9.3), as far as the docs use it, for tests that run the
  * documented commands against a running agent where grpcurl itself cannot be
- * installed: a command line is parsed with grpcurl's flags and positional
- * arguments, and run the way grpcurl runs it, with no .proto files:
- * everything comes from server reflection (list, describe, and the request
- * and response types of a call, with proto3 JSON mapping both ways).
+ * installed. One command line parser and one runner, with two ways in:
+ *
+ *  - in the test: `grpcurlCommands(markdown)` reads the grpcurl commands of a
+ *    document's ```sh blocks as a shell would, and `grpcurl(args)` runs one;
+ *  - in a shell script the test runs: `writeGrpcurlShim(binDir)` puts an
+ *    executable `grpcurl` on its PATH that runs this same module.
+ *
+ * Like grpcurl it needs no .proto files: list, describe and the request and
+ * reply types of a call all come from server reflection, so a test also
+ * proves what grpcurl users depend on. JSON follows grpcurl: requests take
+ * proto or lowerCamelCase field names and enums by name or number, and
+ * unknown fields and enum values are refused; replies print lowerCamelCase
+ * names, enums by name, 64-bit integers as strings, default values left out
+ * (unless -emit-defaults). Output and exit codes are grpcurl's: the reply as
+ * indented JSON on stdout; an RPC error as "ERROR:\n  Code: ...\n  Message:
+ * ..." on stderr with exit code 64 + the status code; other failures exit 1,
+ * usage errors 2.
  *
  *   const [cmd] = grpcurlCommands(readme, { S: `unix://${socket}` });
- *   const res = await runGrpcurl(parseGrpcurl(cmd.argv));
- *   // res.code: grpc status (0: OK); res.output: what grpcurl prints on stdout
+ *   const res = await grpcurl(cmd.args); // { code, stdout, stderr, json }
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -18,13 +30,14 @@ import * as protobuf from 'protobufjs';
 import * as descriptor from 'protobufjs/ext/descriptor';
 
 // ---------------------------------------------------------------------------
-// Command lines
+// Shell: the grpcurl commands of a script or of Markdown
 
 /** One grpcurl command of a shell script, with the variables before it expanded. */
 export interface ScriptCommand {
   /** The command as written (continuation lines joined). */
   readonly text: string;
-  readonly argv: string[];
+  /** grpcurl's arguments (the words after "grpcurl"), as a shell passes them. */
+  readonly args: string[];
 }
 
 /**
@@ -55,7 +68,7 @@ export function grpcurlCommands(text: string, vars: Record<string, string> = {})
         continue;
       }
       // Other commands are left alone: they need not fit this parser.
-      if (line.startsWith('grpcurl ')) out.push({ text: line, argv: shellWords(line, env) });
+      if (line.startsWith('grpcurl ')) out.push({ text: line, args: shellWords(line, env).slice(1) });
     }
   }
   return out;
@@ -115,78 +128,141 @@ export function shellWords(line: string, env: Record<string, string> = {}): stri
   return words;
 }
 
-/** What one grpcurl command asks for. */
-export interface GrpcurlCall {
+// ---------------------------------------------------------------------------
+// grpcurl's command line
+
+/** What one grpcurl command line asks for. */
+export interface GrpcurlCommand {
   /** As given: "unix:///run/criu-agent/agent.sock", "10.0.0.7:50051". */
   readonly address: string;
   readonly plaintext: boolean;
   readonly tls: { cacert?: string; cert?: string; key?: string; servername?: string };
-  /** -H, -rpc-header: "name: value" pairs, in order. */
+  /** -H: "name: value" pairs, in order, sent with reflection requests and the call. */
   readonly headers: [string, string][];
-  /** list [service] | describe [symbol] | a call of method "pkg.Service/Method". */
+  /** -rpc-header: sent with the call only. */
+  readonly rpcHeaders: [string, string][];
+  /** -max-time: the deadline of the whole command, in seconds. */
+  readonly maxTimeSeconds?: number;
+  readonly emitDefaults: boolean;
+  readonly allowUnknownFields: boolean;
+  /** -v: also print the response trailers. */
+  readonly verbose: boolean;
+  /** list [service] | describe symbol | a call of method "pkg.Service/Method". */
   readonly verb: 'list' | 'describe' | 'call';
   readonly symbol?: string;
-  /** -d: the request as JSON text; undefined: an empty request. */
+  /** -d: the request as JSON text ("@": read from stdin); undefined: an empty request. */
   readonly data?: string;
 }
 
-const BOOL_FLAGS = new Set(['plaintext', 'insecure', 'v', 'vv', 'emit-defaults', 'allow-unknown-fields', 'unix']);
-const VALUE_FLAGS = new Set([
-  'd',
-  'H',
-  'rpc-header',
-  'cacert',
-  'cert',
-  'key',
-  'servername',
+/** A mistake on the command line: grpcurl prints it and exits 2. */
+export class GrpcurlUsageError extends Error {}
+
+const BOOL_FLAGS = new Set(['plaintext', 'v', 'emit-defaults', 'allow-unknown-fields', 'unix']);
+const VALUE_FLAGS = new Set(['d', 'H', 'rpc-header', 'cacert', 'cert', 'key', 'servername', 'max-time', 'format']);
+/** grpcurl flags that exist but are not emulated: refused rather than ignored, so a test cannot pass by ignoring them. */
+const OTHER_GRPCURL_FLAGS = new Set([
+  'insecure',
+  'vv',
   'authority',
-  'max-time',
   'connect-timeout',
-  'format',
+  'reflect-header',
+  'proto',
+  'protoset',
+  'import-path',
+  'use-reflection',
+  'keep-proto-names',
+  'format-error',
+  'expand-headers',
+  'alts',
+  'user-agent',
+  'max-msg-sz',
+  'keepalive-time',
+  'msg-template',
 ]);
 
-/** grpcurl's command line (argv[0] "grpcurl"), with Go's flag rules: -flag or --flag, value as the next word or after "=". */
-export function parseGrpcurl(argv: readonly string[]): GrpcurlCall {
-  if (argv[0] !== 'grpcurl') throw new Error(`not a grpcurl command: ${argv.join(' ')}`);
+/** Go's strconv.ParseBool, which Go's flag package uses for -flag=value. */
+function goBool(name: string, value: string): boolean {
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(value)) return false;
+  throw new GrpcurlUsageError(`invalid boolean value ${JSON.stringify(value)} for -${name}: parse error`);
+}
+
+/**
+ * grpcurl's arguments (what follows "grpcurl"), read with Go's flag rules
+ * (-flag or --flag, a value as the next word or after "=", flags before the
+ * positional arguments, "--" ends them) and grpcurl's checks on them.
+ * Throws GrpcurlUsageError where grpcurl exits 2.
+ */
+export function parseGrpcurl(args: readonly string[]): GrpcurlCommand {
   const flags = new Map<string, string[]>();
-  let i = 1;
-  for (; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
+  let i = 0;
+  for (; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (arg === '--') {
+      i++;
+      break;
+    }
     if (!arg.startsWith('-') || arg === '-') break;
     const [name = '', inline] = arg.replace(/^--?/, '').split(/=(.*)/s);
     let value: string;
-    if (BOOL_FLAGS.has(name)) value = inline ?? 'true';
+    if (BOOL_FLAGS.has(name)) value = String(inline === undefined ? true : goBool(name, inline));
     else if (VALUE_FLAGS.has(name)) {
       if (inline !== undefined) value = inline;
-      else if (i + 1 < argv.length) value = argv[++i] ?? '';
-      else throw new Error(`flag needs an argument: -${name}`);
-    } else throw new Error(`flag provided but not defined: -${name}`);
+      else if (i + 1 < args.length) value = args[++i] ?? '';
+      else throw new GrpcurlUsageError(`flag needs an argument: -${name}`);
+    } else if (OTHER_GRPCURL_FLAGS.has(name)) throw new GrpcurlUsageError(`-${name} is a grpcurl flag this emulation does not handle`);
+    else throw new GrpcurlUsageError(`flag provided but not defined: -${name}`);
     flags.set(name, [...(flags.get(name) ?? []), value]);
   }
-  // grpcurl#496: with -unix, v1.9.3 dials the path over TCP and fails.
-  if (flags.has('unix'))
-    throw new Error('-unix is broken in grpcurl v1.9.3 (grpcurl#496): give the socket as the address, unix:///path/to/agent.sock');
-  if (flags.get('format')?.some((f) => f !== 'json')) throw new Error('only -format json is emulated');
-  const [address, ...rest] = argv.slice(i);
-  if (!address) throw new Error('too few arguments: no address');
   const one = (name: string): string | undefined => flags.get(name)?.at(-1);
-  const headers = [...(flags.get('H') ?? []), ...(flags.get('rpc-header') ?? [])].map((h): [string, string] => {
+  // grpcurl#496: with -unix, v1.9.3 dials the path over TCP and fails.
+  if (one('unix') === 'true')
+    throw new GrpcurlUsageError(
+      '-unix is broken in grpcurl v1.9.3 (grpcurl#496): give the socket as the address, unix:///path/to/agent.sock',
+    );
+  const plaintext = one('plaintext') === 'true';
+  const tls = { cacert: one('cacert'), cert: one('cert'), key: one('key'), servername: one('servername') };
+  if (plaintext && tls.cert !== undefined) throw new GrpcurlUsageError('The -cert argument can only be used with TLS.');
+  if (plaintext && tls.key !== undefined) throw new GrpcurlUsageError('The -key argument can only be used with TLS.');
+  if ((tls.cert === undefined) !== (tls.key === undefined))
+    throw new GrpcurlUsageError('The -cert and -key arguments must be used together and both be present.');
+  const format = one('format') ?? 'json';
+  if (format !== 'json') throw new GrpcurlUsageError(`-format ${format}: only -format json is emulated`);
+  const maxTime = one('max-time');
+  const maxTimeSeconds = maxTime === undefined ? undefined : Number(maxTime);
+  if (maxTimeSeconds !== undefined && !(maxTimeSeconds >= 0))
+    throw new GrpcurlUsageError(`invalid value ${JSON.stringify(maxTime)} for -max-time: a number of seconds, not negative`);
+  const header = (h: string): [string, string] => {
     const at = h.indexOf(':');
-    if (at < 0) throw new Error(`-H ${JSON.stringify(h)}: expected "name: value"`);
+    if (at <= 0) throw new GrpcurlUsageError(`-H ${JSON.stringify(h)}: expected "name: value"`);
     return [h.slice(0, at).trim().toLowerCase(), h.slice(at + 1).trim()];
-  });
-  let verb: GrpcurlCall['verb'];
+  };
+
+  // grpcurl's positional arguments: [address] (list [service] | describe [symbol] | method).
+  const rest = args.slice(i);
+  const address = rest[0] === 'list' || rest[0] === 'describe' ? undefined : rest.shift();
+  const first = rest.shift();
+  if (first === undefined) throw new GrpcurlUsageError('Too few arguments: no method (or list, describe) after the address.');
+  let verb: GrpcurlCommand['verb'];
   let symbol: string | undefined;
-  if (rest[0] === 'list' || rest[0] === 'describe') [verb, symbol] = [rest[0], rest[1]];
-  else [verb, symbol] = ['call', rest[0]];
-  if (verb === 'call' && !symbol) throw new Error('too few arguments: no method');
-  if (rest.length > (verb === 'call' ? 1 : 2)) throw new Error(`too many arguments: ${rest.join(' ')}`);
-  if (verb !== 'call' && flags.has('d')) throw new Error(`-d is for calls, not ${verb}`);
+  if (first === 'list' || first === 'describe') [verb, symbol] = [first, rest.shift()];
+  else [verb, symbol] = ['call', first];
+  if (rest.length) throw new GrpcurlUsageError(`Too many arguments: ${rest.join(' ')}`);
+  // Without -proto or -protoset (not emulated), grpcurl needs the address for every verb.
+  if (!address) throw new GrpcurlUsageError('No host:port specified.');
+  if (verb === 'describe' && !symbol) throw new GrpcurlUsageError('describe without a symbol (every service) is not emulated');
+  // grpcurl only warns and ignores -d here; a documented command with it would mislead.
+  if (verb !== 'call' && flags.has('d')) throw new GrpcurlUsageError(`-d is for calls: grpcurl ignores it with ${verb}`);
   return {
     address,
-    plaintext: one('plaintext') === 'true',
-    tls: { cacert: one('cacert'), cert: one('cert'), key: one('key'), servername: one('servername') },
-    headers,
+    plaintext,
+    tls,
+    headers: (flags.get('H') ?? []).map(header),
+    rpcHeaders: (flags.get('rpc-header') ?? []).map(header),
+    maxTimeSeconds,
+    emitDefaults: one('emit-defaults') === 'true',
+    allowUnknownFields: one('allow-unknown-fields') === 'true',
+    verbose: one('v') === 'true',
     verb,
     symbol,
     data: one('d'),
@@ -197,82 +273,126 @@ export function parseGrpcurl(argv: readonly string[]): GrpcurlCall {
 // Running a command
 
 export interface GrpcurlResult {
-  /** The gRPC status of the call (0: OK), as grpcurl reports it. */
-  readonly code: grpc.status;
-  /** What grpcurl prints on stdout: the list, the description, the response as JSON. */
-  readonly output: string;
-  /** The response of a successful call, as the JSON grpcurl prints. */
+  /** grpcurl's exit status: 0; 64 + the gRPC status of a failed call; 1 for other failures; 2 for usage errors. */
+  readonly code: number;
+  /** What grpcurl prints on stdout: the list, the description, the reply as JSON. */
+  readonly stdout: string;
+  /** What grpcurl prints on stderr: the status of a failed call, or why it could not make it. */
+  readonly stderr: string;
+  /** The reply of a successful call, as the JSON printed. */
   readonly json?: Record<string, unknown>;
-  /** The status message of a failed call. */
-  readonly message?: string;
 }
 
-export interface RunOptions {
+export interface GrpcurlOptions {
   /** Where relative file names (-cacert, -cert, -key) are; default the current directory. */
   cwd?: string;
   /** Addresses to dial instead of those given, e.g. {"10.0.0.7:50051": "127.0.0.1:41234"}. */
   dial?: Record<string, string>;
-  /** Deadline of each call, ms (default 60 s). */
+  /** The deadline where -max-time gives none, ms: a stuck call fails the test instead of hanging it (default 60 s). */
   timeoutMs?: number;
-  /** The reflection version to ask (default v1, as grpcurl does first). */
+  /** The reflection version to ask; default as grpcurl: v1, then v1alpha where the server lacks v1. */
   reflection?: 'v1' | 'v1alpha';
+  /** What -d @ reads; default this process's stdin. */
+  stdin?: string;
 }
 
-export async function runGrpcurl(call: GrpcurlCall, opts: RunOptions = {}): Promise<GrpcurlResult> {
-  const conn = connection(call, opts);
-  const reflection = new Reflection(conn, opts.reflection ?? 'v1');
+/** Runs grpcurl's arguments (as a shell passes them: split and expanded) as grpcurl runs them; never throws. */
+export async function grpcurl(args: readonly string[], opts: GrpcurlOptions = {}): Promise<GrpcurlResult> {
+  let cmd: GrpcurlCommand;
   try {
-    if (call.verb === 'list') {
-      if (!call.symbol) return ok((await reflection.services()).sort().join('\n'));
-      const svc = (await reflection.root(call.symbol)).lookupService(call.symbol);
-      return ok(
-        svc.methodsArray
-          .map((m) => `${call.symbol ?? ''}.${m.name}`)
-          .sort()
-          .join('\n'),
-      );
-    }
-    if (call.verb === 'describe') {
-      if (!call.symbol) throw new Error('describe without a symbol is not emulated');
-      return ok(describe(await reflection.files(call.symbol), call.symbol));
-    }
-    return await invoke(call, conn, reflection, opts.timeoutMs ?? 60_000);
+    cmd = parseGrpcurl(args);
   } catch (e) {
-    if (e instanceof ReflectionError) return failure(e.code, e.message);
-    throw e;
+    if (!(e instanceof GrpcurlUsageError)) throw e;
+    return { code: 2, stdout: '', stderr: `${e.message}\nTry 'grpcurl -help' for more details.\n` };
+  }
+  const deadline = Date.now() + (cmd.maxTimeSeconds ? cmd.maxTimeSeconds * 1000 : (opts.timeoutMs ?? 60_000));
+  const conn = connection(cmd, opts, deadline);
+  const reflection = new Reflection(conn, opts.reflection);
+  const symbol = (cmd.symbol ?? '').replace(/^\./, '');
+  let failing = '';
+  try {
+    if (cmd.verb === 'list' && !cmd.symbol) {
+      failing = 'Failed to list services';
+      return printed((await reflection.services()).sort());
+    }
+    if (cmd.verb === 'list') {
+      failing = `Failed to list methods for service ${JSON.stringify(symbol)}`;
+      const service = (await reflection.root(symbol)).lookupService(symbol);
+      return printed(service.methodsArray.map((m) => `${symbol}.${m.name}`).sort());
+    }
+    if (cmd.verb === 'describe') {
+      failing = `Failed to resolve symbol ${JSON.stringify(symbol)}`;
+      return printed([describe(await reflection.files(symbol), symbol)]);
+    }
+    failing = `Error invoking method ${JSON.stringify(cmd.symbol)}`;
+    return await invoke(cmd, conn, reflection, opts.stdin);
+  } catch (e) {
+    return { code: 1, stdout: '', stderr: `${failing}: ${e instanceof Error ? e.message : String(e)}\n` };
   } finally {
     reflection.close();
   }
 }
 
-const ok = (output: string, json?: Record<string, unknown>): GrpcurlResult => ({ code: grpc.status.OK, output, json });
+const printed = (lines: string[]): GrpcurlResult => ({ code: 0, stdout: lines.map((l) => `${l}\n`).join(''), stderr: '' });
 
 interface Connection {
   address: string;
   credentials: grpc.ChannelCredentials;
   options: grpc.ChannelOptions;
-  metadata(): grpc.Metadata;
+  deadline: number;
+  /** -H headers: what reflection requests carry. */
+  reflectionMetadata(): grpc.Metadata;
+  /** -H and -rpc-header headers: what the call carries. */
+  callMetadata(): grpc.Metadata;
 }
 
-function connection(call: GrpcurlCall, opts: RunOptions): Connection {
+function connection(cmd: GrpcurlCommand, opts: GrpcurlOptions, deadline: number): Connection {
   const file = (f: string | undefined): Buffer | null => (f === undefined ? null : fs.readFileSync(path.resolve(opts.cwd ?? '.', f)));
-  const credentials = call.plaintext
+  const credentials = cmd.plaintext
     ? grpc.credentials.createInsecure()
-    : grpc.credentials.createSsl(file(call.tls.cacert), file(call.tls.key), file(call.tls.cert));
-  const options: grpc.ChannelOptions = call.tls.servername
-    ? { 'grpc.ssl_target_name_override': call.tls.servername, 'grpc.default_authority': call.tls.servername }
+    : grpc.credentials.createSsl(file(cmd.tls.cacert), file(cmd.tls.key), file(cmd.tls.cert));
+  const options: grpc.ChannelOptions = cmd.tls.servername
+    ? { 'grpc.ssl_target_name_override': cmd.tls.servername, 'grpc.default_authority': cmd.tls.servername }
     : {};
   return {
-    address: opts.dial?.[call.address] ?? call.address,
+    address: opts.dial?.[cmd.address] ?? cmd.address,
     credentials,
     options,
-    metadata: () => {
-      const md = new grpc.Metadata();
-      for (const [k, v] of call.headers) md.add(k, v);
-      return md;
-    },
+    deadline,
+    reflectionMetadata: () => metadata(cmd.headers),
+    callMetadata: () => metadata([...cmd.headers, ...cmd.rpcHeaders]),
   };
 }
+
+function metadata(headers: readonly [string, string][]): grpc.Metadata {
+  const md = new grpc.Metadata();
+  for (const [k, v] of headers) md.add(k, v);
+  return md;
+}
+
+/** Go's names of the status codes, as grpcurl prints them. */
+const GO_CODE_NAMES: Record<number, string> = {
+  0: 'OK',
+  1: 'Canceled',
+  2: 'Unknown',
+  3: 'InvalidArgument',
+  4: 'DeadlineExceeded',
+  5: 'NotFound',
+  6: 'AlreadyExists',
+  7: 'PermissionDenied',
+  8: 'ResourceExhausted',
+  9: 'FailedPrecondition',
+  10: 'Aborted',
+  11: 'OutOfRange',
+  12: 'Unimplemented',
+  13: 'Internal',
+  14: 'Unavailable',
+  15: 'DataLoss',
+  16: 'Unauthenticated',
+};
+
+/** A status as grpc-go's error prints it. */
+const rpcError = (code: number, message: string): string => `rpc error: code = ${GO_CODE_NAMES[code] ?? code} desc = ${message}`;
 
 // ---------------------------------------------------------------------------
 // Server reflection (grpcurl asks v1, and v1alpha where v1 is missing)
@@ -285,59 +405,59 @@ interface ReflectionResponse {
   error_response?: { error_code: number; error_message: string };
 }
 
-class ReflectionError extends Error {
-  constructor(
-    readonly code: grpc.status,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 class Reflection {
   private client?: grpc.Client;
   private readonly known = new Map<string, descriptor.IFileDescriptorProto>();
 
   constructor(
     private readonly conn: Connection,
-    private readonly version: 'v1' | 'v1alpha',
+    private version?: 'v1' | 'v1alpha',
   ) {}
 
   private async ask(req: object): Promise<ReflectionResponse> {
+    const version = this.version ?? 'v1';
     if (!this.client) {
-      const v = this.version;
-      const def = protoLoader.loadSync(`grpc/reflection/${v}/reflection.proto`, {
+      const def = protoLoader.loadSync(`grpc/reflection/${version}/reflection.proto`, {
         keepCase: true,
         defaults: true,
         oneofs: true,
         includeDirs: [REFLECTION_PROTO_DIR],
       });
       const Client = grpc.makeGenericClientConstructor(
-        def[`grpc.reflection.${v}.ServerReflection`] as grpc.ServiceDefinition,
+        def[`grpc.reflection.${version}.ServerReflection`] as grpc.ServiceDefinition,
         'ServerReflection',
       );
       this.client = new Client(this.conn.address, this.conn.credentials, this.conn.options);
     }
     const client = this.client as unknown as {
-      ServerReflectionInfo(md: grpc.Metadata): grpc.ClientDuplexStream<object, ReflectionResponse>;
+      ServerReflectionInfo(md: grpc.Metadata, opts: grpc.CallOptions): grpc.ClientDuplexStream<object, ReflectionResponse>;
     };
-    const stream = client.ServerReflectionInfo(this.conn.metadata());
-    return new Promise((resolve, reject) => {
-      stream.once('data', (r: ReflectionResponse) => {
-        stream.end();
-        resolve(r);
+    try {
+      return await new Promise((resolve, reject) => {
+        const stream = client.ServerReflectionInfo(this.conn.reflectionMetadata(), { deadline: this.conn.deadline });
+        stream.once('data', (r: ReflectionResponse) => {
+          stream.end();
+          resolve(r);
+        });
+        stream.on('error', reject);
+        stream.write({ host: '', ...req });
       });
-      stream.once('error', (e: grpc.ServiceError) =>
-        reject(new ReflectionError(e.code, `failed to query for service descriptor: ${e.details}`)),
-      );
-      stream.write({ host: '', ...req });
-    });
+    } catch (e) {
+      const err = e as grpc.ServiceError;
+      if (err.code === grpc.status.UNIMPLEMENTED && this.version === undefined) {
+        // grpcurl's client falls back to v1alpha on a server without v1.
+        this.close();
+        this.version = 'v1alpha';
+        return this.ask(req);
+      }
+      throw new Error(rpcError(err.code, err.details));
+    }
   }
 
   async services(): Promise<string[]> {
     const r = await this.ask({ list_services: '*' });
     if (!r.list_services_response)
-      throw new ReflectionError(r.error_response?.error_code ?? grpc.status.UNKNOWN, r.error_response?.error_message ?? 'no answer');
+      throw new Error(rpcError(r.error_response?.error_code ?? grpc.status.UNKNOWN, r.error_response?.error_message ?? 'no answer'));
     return r.list_services_response.service.map((s) => s.name);
   }
 
@@ -347,9 +467,8 @@ class Reflection {
       const r = await this.ask(req);
       if (!r.file_descriptor_response) {
         const code: grpc.status = r.error_response?.error_code ?? grpc.status.UNKNOWN;
-        throw new ReflectionError(
-          code,
-          code === grpc.status.NOT_FOUND ? `Symbol not found: ${symbol}` : (r.error_response?.error_message ?? 'no answer'),
+        throw new Error(
+          code === grpc.status.NOT_FOUND ? `Symbol not found: ${symbol}` : rpcError(code, r.error_response?.error_message ?? 'no answer'),
         );
       }
       const files = r.file_descriptor_response.file_descriptor_proto.map(
@@ -374,77 +493,115 @@ class Reflection {
     return out;
   }
 
+  /** A protobufjs root holding `symbol`'s file and everything it imports, from reflection alone. */
   async root(symbol: string): Promise<protobuf.Root> {
     const files = await this.files(symbol);
-    return (protobuf.Root as unknown as { fromDescriptor(d: descriptor.IFileDescriptorSet): protobuf.Root }).fromDescriptor({
+    // protobufjs/ext/descriptor adds Root.fromDescriptor at run time; its typings do not declare it.
+    const root = (protobuf.Root as unknown as { fromDescriptor(d: descriptor.IFileDescriptorSet): protobuf.Root }).fromDescriptor({
       file: files,
     });
+    root.resolveAll();
+    return root;
   }
 
   close(): void {
     this.client?.close();
+    this.client = undefined;
   }
 }
 
 // ---------------------------------------------------------------------------
-// Calls with proto3 JSON mapping (grpcurl's -d and its output)
+// Calls with grpcurl's JSON (its -d and its output)
 
-async function invoke(call: GrpcurlCall, conn: Connection, reflection: Reflection, timeoutMs: number): Promise<GrpcurlResult> {
-  const full = call.symbol ?? '';
+async function invoke(cmd: GrpcurlCommand, conn: Connection, reflection: Reflection, stdin?: string): Promise<GrpcurlResult> {
+  const full = cmd.symbol ?? '';
   const m = /^(.+)[/.]([^/.]+)$/.exec(full);
-  if (!m) throw new Error(`invalid method name ${JSON.stringify(full)}`);
+  if (!m) throw new Error(`given method name ${JSON.stringify(full)} is not in expected format: 'service/method' or 'service.method'`);
   const [, serviceName = '', methodName = ''] = m;
-  const found = (await reflection.root(serviceName)).lookupService(serviceName).methods[methodName];
-  if (!found) throw new ReflectionError(grpc.status.UNKNOWN, `service "${serviceName}" does not include a method named "${methodName}"`);
-  const method = found.resolve() as protobuf.Method;
+  const service = (await reflection.root(serviceName)).lookupService(serviceName);
+  const method = service.methods[methodName];
+  if (!method) throw new Error(`service ${JSON.stringify(serviceName)} does not include a method named ${JSON.stringify(methodName)}`);
   if (method.requestStream || method.responseStream) throw new Error(`${full}: only unary methods are emulated`);
   const req = method.resolvedRequestType;
   const res = method.resolvedResponseType;
   if (!req || !res) throw new Error(`${full}: unresolved types`);
-  const body = fromJson(req, call.data === undefined || call.data.trim() === '' ? {} : JSON.parse(call.data));
+  let body: Record<string, unknown>;
+  try {
+    const text = cmd.data === '@' ? (stdin ?? fs.readFileSync(0, 'utf8')) : (cmd.data ?? '');
+    body = fromJson(req, text.trim() === '' ? {} : JSON.parse(text), cmd.allowUnknownFields);
+  } catch (e) {
+    throw new Error(`error getting request data: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const client = new grpc.Client(conn.address, conn.credentials, conn.options);
   try {
-    const answer = await new Promise<{ err: grpc.ServiceError | null; out?: Buffer }>((resolve) =>
-      client.makeUnaryRequest(
-        `/${serviceName}/${methodName}`,
-        (v: Buffer) => v,
-        (b: Buffer) => b,
-        Buffer.from(req.encode(req.fromObject(body)).finish()),
-        conn.metadata(),
-        { deadline: Date.now() + timeoutMs },
-        (err, out) => resolve({ err, out }),
-      ),
+    const { err, out, trailers } = await new Promise<{ err: grpc.ServiceError | null; out?: Buffer; trailers: grpc.Metadata }>(
+      (resolve) => {
+        let result: { err: grpc.ServiceError | null; out?: Buffer } | undefined;
+        let trailers: grpc.Metadata | undefined;
+        const settle = (): void => {
+          if (result && trailers) resolve({ ...result, trailers });
+        };
+        const call = client.makeUnaryRequest(
+          `/${serviceName}/${methodName}`,
+          (v: Buffer) => v,
+          (b: Buffer) => b,
+          Buffer.from(req.encode(req.fromObject(body)).finish()),
+          conn.callMetadata(),
+          { deadline: conn.deadline },
+          (e, o) => {
+            result = { err: e, out: o };
+            settle();
+          },
+        );
+        call.on('status', (s: grpc.StatusObject) => {
+          trailers = s.metadata;
+          settle();
+        });
+      },
     );
-    if (answer.err) return failure(answer.err.code, answer.err.details);
-    const json = toJson(res, res.decode(answer.out ?? Buffer.alloc(0)));
-    return ok(JSON.stringify(json, null, 2), json);
+    const verbose = cmd.verbose ? `\nResponse trailers received:\n${metadataText(trailers)}\n` : '';
+    if (err)
+      return {
+        code: 64 + err.code,
+        stdout: verbose,
+        stderr: `ERROR:\n  Code: ${GO_CODE_NAMES[err.code] ?? err.code}\n  Message: ${err.details}\n`,
+      };
+    const json = toJson(res, res.decode(out ?? Buffer.alloc(0)), cmd.emitDefaults);
+    return { code: 0, stdout: `${JSON.stringify(json, null, 2)}\n${verbose}`, stderr: '', json };
   } finally {
     client.close();
   }
 }
 
-function failure(code: grpc.status, message: string): GrpcurlResult {
-  return { code, message, output: '' };
+/** grpcurl's MetadataToString: "name: value" lines by name, "(empty)" for none. */
+function metadataText(md: grpc.Metadata): string {
+  const lines = Object.entries(md.toJSON())
+    .sort(([a], [b]) => a.localeCompare(b))
+    .flatMap(([k, vs]) => vs.map((v) => `${k}: ${Buffer.isBuffer(v) ? v.toString('base64') : v}`));
+  return lines.length ? lines.join('\n') : '(empty)';
 }
 
 const isMapEntry = (t: protobuf.ReflectionObject | null): t is protobuf.Type => t instanceof protobuf.Type && t.options?.map_entry === true;
 
 /** protoc's default json_name: "checkpoint_id" -> "checkpointId". */
-export const jsonName = (field: string): string => field.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()).replace(/_/g, '');
+const jsonName = (field: string): string => field.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase()).replace(/_/g, '');
 
-/** proto3 JSON (as grpcurl's -d takes it) -> the object protobufjs's fromObject takes; unknown fields and enum values refused as grpcurl refuses them. */
-function fromJson(type: protobuf.Type, json: unknown): Record<string, unknown> {
+/** JSON as grpcurl's -d takes it -> the object protobufjs's fromObject takes; unknown fields and enum values refused as grpcurl refuses them. */
+function fromJson(type: protobuf.Type, json: unknown, allowUnknown = false): Record<string, unknown> {
   if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw new Error(`${type.fullName.slice(1)}: expected a JSON object`);
+    throw new Error(`${type.fullName.slice(1)}: expected a JSON object, not ${JSON.stringify(json)}`);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(json)) {
     const field = type.fields[key] ?? type.fieldsArray.find((f) => jsonName(f.name) === key);
-    if (!field) throw new Error(`message type ${type.fullName.slice(1)} has no known field named ${key}`);
+    if (!field) {
+      if (allowUnknown) continue;
+      throw new Error(`message type ${type.fullName.slice(1)} has no known field named ${key}`);
+    }
     if (value === null) continue;
     field.resolve();
     const one = (v: unknown): unknown => {
       const t = field.resolvedType;
-      if (t instanceof protobuf.Type) return fromJson(t, v);
+      if (t instanceof protobuf.Type) return fromJson(t, v, allowUnknown);
       if (t instanceof protobuf.Enum) {
         if (typeof v === 'number' || (typeof v === 'string' && v in t.values)) return v;
         throw new Error(`enum ${t.fullName.slice(1)} has no value named ${String(v)}`);
@@ -452,37 +609,48 @@ function fromJson(type: protobuf.Type, json: unknown): Record<string, unknown> {
       return v;
     };
     if (isMapEntry(field.resolvedType)) {
-      const entry = field.resolvedType;
-      const valueField = entry.fields.value?.resolve();
+      const valueField = field.resolvedType.fields.value?.resolve();
       out[field.name] = Object.entries(value as Record<string, unknown>).map(([k, v]) => ({
         key: k,
-        value: valueField?.resolvedType instanceof protobuf.Type ? fromJson(valueField.resolvedType, v) : v,
+        value: valueField?.resolvedType instanceof protobuf.Type ? fromJson(valueField.resolvedType, v, allowUnknown) : v,
       }));
     } else out[field.name] = field.repeated ? (value as unknown[]).map(one) : one(value);
   }
   return out;
 }
 
-/** A decoded message as grpcurl prints it: lowerCamelCase names, enums by name, 64-bit integers as strings, default values left out. */
-function toJson(type: protobuf.Type, message: protobuf.Message): Record<string, unknown> {
-  const plain = type.toObject(message, { longs: String, enums: String, bytes: String, defaults: false });
-  return renameFields(type, plain);
+/** A decoded reply as grpcurl prints it: lowerCamelCase names, enums by name, 64-bit integers as strings, default values left out unless asked for. */
+function toJson(type: protobuf.Type, message: protobuf.Message, emitDefaults: boolean): Record<string, unknown> {
+  const plain = type.toObject(message, {
+    longs: String,
+    enums: String,
+    bytes: String,
+    defaults: emitDefaults,
+    arrays: emitDefaults,
+    objects: emitDefaults,
+  });
+  return renameFields(type, plain, emitDefaults);
 }
 
-function renameFields(type: protobuf.Type, obj: Record<string, unknown>): Record<string, unknown> {
+function renameFields(type: protobuf.Type, obj: Record<string, unknown>, emitDefaults: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const field of type.fieldsArray) {
     const v = obj[field.name];
-    if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
+    if (v === undefined || (!emitDefaults && Array.isArray(v) && v.length === 0)) continue;
     field.resolve();
     const t = field.resolvedType;
-    const one = (x: unknown): unknown => (t instanceof protobuf.Type ? renameFields(t, x as Record<string, unknown>) : x);
+    const one = (x: unknown): unknown =>
+      t instanceof protobuf.Type && x !== null ? renameFields(t, x as Record<string, unknown>, emitDefaults) : x;
     if (isMapEntry(t)) {
       const valueType = t.fields.value?.resolve().resolvedType;
+      // protobufjs gives a map as an object (toObject) or as entries (a decoded map entry list).
+      const entries = Array.isArray(v)
+        ? (v as { key: unknown; value: unknown }[]).map((e) => [e.key, e.value])
+        : Object.entries(v as object);
       out[jsonName(field.name)] = Object.fromEntries(
-        (v as { key: unknown; value: unknown }[]).map((e) => [
-          String(e.key),
-          valueType instanceof protobuf.Type ? renameFields(valueType, (e.value ?? {}) as Record<string, unknown>) : e.value,
+        entries.map(([k, x]) => [
+          String(k),
+          valueType instanceof protobuf.Type ? renameFields(valueType, (x ?? {}) as Record<string, unknown>, emitDefaults) : x,
         ]),
       );
     } else out[jsonName(field.name)] = Array.isArray(v) ? v.map(one) : one(v);
@@ -581,4 +749,40 @@ export function describe(files: readonly descriptor.IFileDescriptorProto[], symb
     out.push('}');
   } else throw new Error(`describe ${symbol}: only top-level messages, enums and services are emulated`);
   return out.join('\n');
+}
+
+// ---------------------------------------------------------------------------
+// grpcurl on a shell's PATH
+
+/**
+ * Writes an executable `grpcurl` into `binDir` that runs this module (its
+ * TypeScript transpiled next to it), for shell scripts run by a test.
+ * Returns the path of the executable.
+ */
+export function writeGrpcurlShim(binDir: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ts = require('typescript') as typeof import('typescript');
+  const source = fs.readFileSync(__filename.replace(/\.js$/, '.ts'), 'utf8');
+  const js = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+  }).outputText;
+  fs.mkdirSync(binDir, { recursive: true });
+  const program = path.join(binDir, 'grpcurl.js');
+  fs.writeFileSync(program, js);
+  const shim = path.join(binDir, 'grpcurl');
+  const nodeModules = path.resolve(__dirname, '..', '..', 'node_modules');
+  fs.writeFileSync(
+    shim,
+    `#!/bin/sh\nNODE_PATH=${JSON.stringify(nodeModules)} exec ${JSON.stringify(process.execPath)} ${JSON.stringify(program)} "$@"\n`,
+    { mode: 0o755 },
+  );
+  return shim;
+}
+
+if (require.main === module) {
+  void grpcurl(process.argv.slice(2)).then((r) => {
+    process.stdout.write(r.stdout);
+    process.stderr.write(r.stderr);
+    process.exitCode = r.code;
+  });
 }

@@ -1,9 +1,9 @@
 /**
  * Every grpcurl command of README.md, as printed, against a running agent:
  * each is parsed with grpcurl v1.9.3's command line (test/helpers/grpcurl.ts
- * refuses its broken -unix flag) and run the way grpcurl runs it, through
- * server reflection with no .proto files, in the README's order, on a real
- * target tree with real CRIU. Only the socket (the agent's own, in a temp
+ * refuses its broken -unix flag) and run the way grpcurl runs it, with its
+ * output and exit codes, through server reflection with no .proto files, in
+ * the README's order, on a real target tree with real CRIU. Only the socket (the agent's own, in a temp
  * folder), the pid (the target's, for 4242) and the mTLS example's address
  * and certificates (this test's) are swapped in.
  */
@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { DEFAULTS } from '../../src/config';
 import { startAgent, type AgentProcess } from '../helpers/agent';
 import { CertDir } from '../helpers/certs';
-import { grpcurlCommands, parseGrpcurl, runGrpcurl, type GrpcurlResult, type ScriptCommand } from '../helpers/grpcurl';
+import { grpcurl, grpcurlCommands, parseGrpcurl, type GrpcurlResult, type ScriptCommand } from '../helpers/grpcurl';
 import { startTarget, type Target } from '../helpers/target';
 
 jest.setTimeout(120_000);
@@ -64,8 +64,8 @@ it('has the grpcurl commands this test knows, none with -unix, all dialing the d
   const defaultSocket = `unix://${DEFAULTS.listen.slice('unix:'.length)}`;
   expect(defaultSocket).toBe('unix:///run/criu-agent/agent.sock');
   for (const c of printed) {
-    expect(c.argv).not.toContain('-unix');
-    expect([c.text, parseGrpcurl(c.argv).address]).toEqual([
+    expect(c.args).not.toContain('-unix');
+    expect([c.text, parseGrpcurl(c.args).address]).toEqual([
       c.text,
       expect.stringMatching(new RegExp(`^(${defaultSocket}|${MTLS_ADDRESS})$`)),
     ]);
@@ -81,12 +81,12 @@ describe('the README grpcurl commands, in order', () => {
   it.each(printed.map((c, i): [number, string] => [i, c.text]))('%i: %s', async (i) => {
     const cmd = commands()[i];
     if (!cmd) throw new Error(`command ${i} is gone`);
-    const call = parseGrpcurl(cmd.argv);
-    const res = await runGrpcurl(call, { cwd: certs.dir, dial: { [MTLS_ADDRESS]: agent.tcpAddress() } });
+    const call = parseGrpcurl(cmd.args);
+    const res = await grpcurl(cmd.args, { cwd: certs.dir, dial: { [MTLS_ADDRESS]: agent.tcpAddress() } });
     results[i] = res;
     const body = (call.data === undefined ? {} : JSON.parse(call.data)) as { checkpoint_id?: string; final_state?: string };
     const method = call.verb === 'call' ? (call.symbol ?? '') : call.verb;
-    const outcome = { code: grpc.status[res.code], message: res.message };
+    const outcome = outcomeOf(res);
     const okay = { code: 'OK', message: undefined };
     /** The expected failure, or success where soft-dirty tracking lets PreDump work. */
     const failsWithoutSoftDirty = (code: string, message: RegExp): void => {
@@ -96,10 +96,10 @@ describe('the README grpcurl commands, in order', () => {
     };
 
     if (method === 'list')
-      expect(res.output.split('\n')).toEqual(expect.arrayContaining(['criu_agent.v1.CheckpointAgent', 'grpc.health.v1.Health']));
+      expect(res.stdout.split('\n')).toEqual(expect.arrayContaining(['criu_agent.v1.CheckpointAgent', 'grpc.health.v1.Health']));
     else if (method === 'describe') {
-      expect(res.output).toMatch(/^criu_agent\.v1\.DumpRequest is a message:\n/);
-      expect(res.output).toMatch(/\n {2}\/\/ Root of the tree to checkpoint[^\n]*\n {2}int32 pid = 1;/);
+      expect(res.stdout).toMatch(/^criu_agent\.v1\.DumpRequest is a message:\n/);
+      expect(res.stdout).toMatch(/\n {2}\/\/ Root of the tree to checkpoint[^\n]*\n {2}int32 pid = 1;/);
     } else if (method.endsWith('/Check') && method.startsWith('criu_agent')) {
       expect(outcome).toEqual(okay);
       expect(res.json?.criuVersion).toMatch(/^\d+\.\d+/);
@@ -131,6 +131,18 @@ describe('the README grpcurl commands, in order', () => {
   });
 });
 
+/**
+ * The gRPC status that grpcurl's exit code and stderr tell: 0 is OK, 64 +
+ * the code a failed call with its message; any other exit is a failure of
+ * the command itself, shown with what it printed.
+ */
+function outcomeOf(res: GrpcurlResult): { code: string; message?: string } {
+  if (res.code === 0) return { code: 'OK', message: undefined };
+  if (res.code >= 64)
+    return { code: grpc.status[res.code - 64] ?? String(res.code), message: res.stderr.split('\n  Message: ')[1]?.replace(/\n$/, '') };
+  return { code: `exit ${res.code}`, message: res.stderr };
+}
+
 /** The state letter of /proc/PID/stat ("R", "S", "T", ...). */
 function processState(pid: number): string {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -142,28 +154,32 @@ function processState(pid: number): string {
 // the README sequence above: web-2 is its checkpoint.
 describe('the grpcurl emulation, on the same agent', () => {
   const run = (data: string, method: string): Promise<GrpcurlResult> =>
-    runGrpcurl(parseGrpcurl(['grpcurl', '-plaintext', '-d', data, `unix://${agent.socket}`, `criu_agent.v1.CheckpointAgent/${method}`]));
+    grpcurl(['-plaintext', '-d', data, `unix://${agent.socket}`, `criu_agent.v1.CheckpointAgent/${method}`]);
 
   it('takes lowerCamelCase names and prints them', async () => {
     const res = await run('{"checkpointId": "web-2"}', 'GetCheckpoint');
-    expect(res.code).toBe(grpc.status.OK);
+    expect([res.code, res.stderr]).toEqual([0, '']);
     expect(res.json).toMatchObject({ checkpointId: 'web-2', finalState: 'FINAL_STATE_DEAD' });
-    expect(res.output).toMatch(/^\{\n {2}"checkpointId": "web-2",\n/);
+    expect(res.stdout).toMatch(/^\{\n {2}"checkpointId": "web-2",\n/);
   });
 
-  it('refuses unknown fields and enum values as grpcurl does', async () => {
-    await expect(run('{"pid": 1, "nope": 2}', 'Continue')).rejects.toThrow(
-      'message type criu_agent.v1.ContinueRequest has no known field named nope',
-    );
-    await expect(run('{"checkpoint_id": "x", "final_state": "FINAL_STATE_ASLEEP"}', 'Restore')).rejects.toThrow(
-      'enum criu_agent.v1.FinalState has no value named FINAL_STATE_ASLEEP',
-    );
+  it('refuses unknown fields and enum values as grpcurl does (exit 1, before any call)', async () => {
+    expect(await run('{"pid": 1, "nope": 2}', 'Continue')).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: expect.stringContaining('message type criu_agent.v1.ContinueRequest has no known field named nope') as unknown,
+    });
+    expect(await run('{"checkpoint_id": "x", "final_state": "FINAL_STATE_ASLEEP"}', 'Restore')).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: expect.stringContaining('enum criu_agent.v1.FinalState has no value named FINAL_STATE_ASLEEP') as unknown,
+    });
   });
 
-  it('reports an unknown method with its status', async () => {
+  it('reports an unknown method as grpcurl does (exit 1)', async () => {
     expect(await run('{}', 'NoSuchMethod')).toMatchObject({
-      code: grpc.status.UNKNOWN,
-      message: expect.stringContaining('does not include a method named "NoSuchMethod"') as unknown,
+      code: 1,
+      stderr: expect.stringContaining('does not include a method named "NoSuchMethod"') as unknown,
     });
   });
 });

@@ -21,7 +21,7 @@ import { protoDir } from '../../src/paths';
 import { AGENT_PROTO } from '../../src/proto';
 import { DESCRIPTOR_SET, fileDescriptorProtos } from '../../src/server/reflection';
 import { startAgent, type AgentProcess } from '../helpers/agent';
-import { parseGrpcurl, runGrpcurl } from '../helpers/grpcurl';
+import { grpcurl } from '../helpers/grpcurl';
 
 jest.setTimeout(60_000);
 
@@ -603,13 +603,13 @@ describe.each(VERSIONS)('reflection %s', (version) => {
   // What `grpcurl describe` prints, from this reflection version: each
   // element under the "//" lines right above it in the .proto source.
   it.each(['DumpRequest', 'CheckpointAgent'])('describes %s with the comments of the .proto, as grpcurl describe prints them', async (name) => {
-    const described = await runGrpcurl(parseGrpcurl(['grpcurl', '-plaintext', `unix://${agent.socket}`, 'describe', `criu_agent.v1.${name}`]), { reflection: version });
-    expect(described.code).toBe(grpc.status.OK);
+    const described = await grpcurl(['-plaintext', `unix://${agent.socket}`, 'describe', `criu_agent.v1.${name}`], { reflection: version });
+    expect([described.code, described.stderr]).toEqual([0, '']);
     const expected = commentedElements(fs.readFileSync(path.join(protoDir, AGENT_PROTO), 'utf8'), name);
     expect(expected.filter((e) => e.comment.length > 0).length).toBeGreaterThan(3);
     for (const e of expected) {
       const pattern = [...e.comment.map(escapeRegExp), e.element].join('\\n');
-      expect(described.output).toMatch(new RegExp(`(^|\\n)${pattern}`));
+      expect(described.stdout).toMatch(new RegExp(`(^|\\n)${pattern}`));
     }
   });
 

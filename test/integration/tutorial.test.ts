@@ -22,7 +22,7 @@ import { packageRoot } from '../../src/paths';
 import * as grpc from '@grpc/grpc-js';
 import { call, expectStatus, startAgent, type AgentProcess } from '../helpers/agent';
 import { CLI, outcome } from '../helpers/cli';
-import { writeGrpcurlShim } from '../helpers/grpcurl-shim';
+import { writeGrpcurlShim } from '../helpers/grpcurl';
 
 jest.setTimeout(180_000);
 
