@@ -18,6 +18,9 @@ import type { ListCheckpointsRequest as _criu_agent_v1_ListCheckpointsRequest, L
 import type { ListCheckpointsResponse as _criu_agent_v1_ListCheckpointsResponse, ListCheckpointsResponse__Output as _criu_agent_v1_ListCheckpointsResponse__Output } from './criu_agent/v1/ListCheckpointsResponse';
 import type { PreDumpRequest as _criu_agent_v1_PreDumpRequest, PreDumpRequest__Output as _criu_agent_v1_PreDumpRequest__Output } from './criu_agent/v1/PreDumpRequest';
 import type { PreDumpResponse as _criu_agent_v1_PreDumpResponse, PreDumpResponse__Output as _criu_agent_v1_PreDumpResponse__Output } from './criu_agent/v1/PreDumpResponse';
+import type { PullCheckpointRequest as _criu_agent_v1_PullCheckpointRequest, PullCheckpointRequest__Output as _criu_agent_v1_PullCheckpointRequest__Output } from './criu_agent/v1/PullCheckpointRequest';
+import type { PushCheckpointRequest as _criu_agent_v1_PushCheckpointRequest, PushCheckpointRequest__Output as _criu_agent_v1_PushCheckpointRequest__Output } from './criu_agent/v1/PushCheckpointRequest';
+import type { PushCheckpointResponse as _criu_agent_v1_PushCheckpointResponse, PushCheckpointResponse__Output as _criu_agent_v1_PushCheckpointResponse__Output } from './criu_agent/v1/PushCheckpointResponse';
 import type { RestoreOptions as _criu_agent_v1_RestoreOptions, RestoreOptions__Output as _criu_agent_v1_RestoreOptions__Output } from './criu_agent/v1/RestoreOptions';
 import type { RestoreRequest as _criu_agent_v1_RestoreRequest, RestoreRequest__Output as _criu_agent_v1_RestoreRequest__Output } from './criu_agent/v1/RestoreRequest';
 import type { RestoreResponse as _criu_agent_v1_RestoreResponse, RestoreResponse__Output as _criu_agent_v1_RestoreResponse__Output } from './criu_agent/v1/RestoreResponse';
@@ -65,6 +68,9 @@ export interface ProtoGrpcType {
       NetworkLock: EnumTypeDefinition
       PreDumpRequest: MessageTypeDefinition<_criu_agent_v1_PreDumpRequest, _criu_agent_v1_PreDumpRequest__Output>
       PreDumpResponse: MessageTypeDefinition<_criu_agent_v1_PreDumpResponse, _criu_agent_v1_PreDumpResponse__Output>
+      PullCheckpointRequest: MessageTypeDefinition<_criu_agent_v1_PullCheckpointRequest, _criu_agent_v1_PullCheckpointRequest__Output>
+      PushCheckpointRequest: MessageTypeDefinition<_criu_agent_v1_PushCheckpointRequest, _criu_agent_v1_PushCheckpointRequest__Output>
+      PushCheckpointResponse: MessageTypeDefinition<_criu_agent_v1_PushCheckpointResponse, _criu_agent_v1_PushCheckpointResponse__Output>
       RestoreOptions: MessageTypeDefinition<_criu_agent_v1_RestoreOptions, _criu_agent_v1_RestoreOptions__Output>
       RestoreRequest: MessageTypeDefinition<_criu_agent_v1_RestoreRequest, _criu_agent_v1_RestoreRequest__Output>
       RestoreResponse: MessageTypeDefinition<_criu_agent_v1_RestoreResponse, _criu_agent_v1_RestoreResponse__Output>

@@ -315,6 +315,9 @@ describe('reportConfig (criu-agent config print)', () => {
         'allowCgroup',
         'allowUid',
         'maxCallsPerClient',
+        'registryAuthFile',
+        'registryInsecure',
+        'registryCa',
       ].sort(),
     );
   });

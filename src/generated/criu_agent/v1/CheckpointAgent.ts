@@ -16,6 +16,9 @@ import type { ListCheckpointsRequest as _criu_agent_v1_ListCheckpointsRequest, L
 import type { ListCheckpointsResponse as _criu_agent_v1_ListCheckpointsResponse, ListCheckpointsResponse__Output as _criu_agent_v1_ListCheckpointsResponse__Output } from '../../criu_agent/v1/ListCheckpointsResponse';
 import type { PreDumpRequest as _criu_agent_v1_PreDumpRequest, PreDumpRequest__Output as _criu_agent_v1_PreDumpRequest__Output } from '../../criu_agent/v1/PreDumpRequest';
 import type { PreDumpResponse as _criu_agent_v1_PreDumpResponse, PreDumpResponse__Output as _criu_agent_v1_PreDumpResponse__Output } from '../../criu_agent/v1/PreDumpResponse';
+import type { PullCheckpointRequest as _criu_agent_v1_PullCheckpointRequest, PullCheckpointRequest__Output as _criu_agent_v1_PullCheckpointRequest__Output } from '../../criu_agent/v1/PullCheckpointRequest';
+import type { PushCheckpointRequest as _criu_agent_v1_PushCheckpointRequest, PushCheckpointRequest__Output as _criu_agent_v1_PushCheckpointRequest__Output } from '../../criu_agent/v1/PushCheckpointRequest';
+import type { PushCheckpointResponse as _criu_agent_v1_PushCheckpointResponse, PushCheckpointResponse__Output as _criu_agent_v1_PushCheckpointResponse__Output } from '../../criu_agent/v1/PushCheckpointResponse';
 import type { RestoreRequest as _criu_agent_v1_RestoreRequest, RestoreRequest__Output as _criu_agent_v1_RestoreRequest__Output } from '../../criu_agent/v1/RestoreRequest';
 import type { RestoreResponse as _criu_agent_v1_RestoreResponse, RestoreResponse__Output as _criu_agent_v1_RestoreResponse__Output } from '../../criu_agent/v1/RestoreResponse';
 
@@ -160,6 +163,54 @@ export interface CheckpointAgentClient extends grpc.Client {
   preDump(argument: _criu_agent_v1_PreDumpRequest, callback: grpc.requestCallback<_criu_agent_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * PullCheckpoint downloads a checkpoint image into this node's store. Every
+   * blob is checked against its sha256 and every file against the agent's
+   * own digests while it is written; nothing is listed unless all matched
+   * (DATA_LOSS otherwise). It can then be restored like any other.
+   */
+  PullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  PullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  PullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  PullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  /**
+   * PullCheckpoint downloads a checkpoint image into this node's store. Every
+   * blob is checked against its sha256 and every file against the agent's
+   * own digests while it is written; nothing is listed unless all matched
+   * (DATA_LOSS otherwise). It can then be restored like any other.
+   */
+  pullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  pullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  pullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  pullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * PushCheckpoint uploads a checkpoint, with the pre-dumps it builds on, to
+   * an OCI registry as an image (docs/registry.md): only the files the
+   * registry lacks are sent. The checkpoint stays here, untouched.
+   * UNAVAILABLE when the registry cannot be reached (after retries),
+   * UNAUTHENTICATED / PERMISSION_DENIED with the registry's words when it
+   * refuses the node's credentials, DATA_LOSS when a file no longer matches
+   * its manifest.
+   */
+  PushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  PushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  PushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  PushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * PushCheckpoint uploads a checkpoint, with the pre-dumps it builds on, to
+   * an OCI registry as an image (docs/registry.md): only the files the
+   * registry lacks are sent. The checkpoint stays here, untouched.
+   * UNAVAILABLE when the registry cannot be reached (after retries),
+   * UNAUTHENTICATED / PERMISSION_DENIED with the registry's words when it
+   * refuses the node's credentials, DATA_LOSS when a file no longer matches
+   * its manifest.
+   */
+  pushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  pushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  pushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  pushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Restore recreates the tree saved in a Dump checkpoint, with its original
    * pids. The tree ends RUNNING unless `final_state` asks for STOPPED. The
    * restored tree does not depend on the agent: restarting the agent leaves it
@@ -243,6 +294,25 @@ export interface CheckpointAgentHandlers extends grpc.UntypedServiceImplementati
   PreDump: grpc.handleUnaryCall<_criu_agent_v1_PreDumpRequest__Output, _criu_agent_v1_PreDumpResponse>;
   
   /**
+   * PullCheckpoint downloads a checkpoint image into this node's store. Every
+   * blob is checked against its sha256 and every file against the agent's
+   * own digests while it is written; nothing is listed unless all matched
+   * (DATA_LOSS otherwise). It can then be restored like any other.
+   */
+  PullCheckpoint: grpc.handleUnaryCall<_criu_agent_v1_PullCheckpointRequest__Output, _criu_agent_v1_Checkpoint>;
+  
+  /**
+   * PushCheckpoint uploads a checkpoint, with the pre-dumps it builds on, to
+   * an OCI registry as an image (docs/registry.md): only the files the
+   * registry lacks are sent. The checkpoint stays here, untouched.
+   * UNAVAILABLE when the registry cannot be reached (after retries),
+   * UNAUTHENTICATED / PERMISSION_DENIED with the registry's words when it
+   * refuses the node's credentials, DATA_LOSS when a file no longer matches
+   * its manifest.
+   */
+  PushCheckpoint: grpc.handleUnaryCall<_criu_agent_v1_PushCheckpointRequest__Output, _criu_agent_v1_PushCheckpointResponse>;
+  
+  /**
    * Restore recreates the tree saved in a Dump checkpoint, with its original
    * pids. The tree ends RUNNING unless `final_state` asks for STOPPED. The
    * restored tree does not depend on the agent: restarting the agent leaves it
@@ -260,5 +330,7 @@ export interface CheckpointAgentDefinition extends grpc.ServiceDefinition {
   GetCheckpoint: MethodDefinition<_criu_agent_v1_GetCheckpointRequest, _criu_agent_v1_Checkpoint, _criu_agent_v1_GetCheckpointRequest__Output, _criu_agent_v1_Checkpoint__Output>
   ListCheckpoints: MethodDefinition<_criu_agent_v1_ListCheckpointsRequest, _criu_agent_v1_ListCheckpointsResponse, _criu_agent_v1_ListCheckpointsRequest__Output, _criu_agent_v1_ListCheckpointsResponse__Output>
   PreDump: MethodDefinition<_criu_agent_v1_PreDumpRequest, _criu_agent_v1_PreDumpResponse, _criu_agent_v1_PreDumpRequest__Output, _criu_agent_v1_PreDumpResponse__Output>
+  PullCheckpoint: MethodDefinition<_criu_agent_v1_PullCheckpointRequest, _criu_agent_v1_Checkpoint, _criu_agent_v1_PullCheckpointRequest__Output, _criu_agent_v1_Checkpoint__Output>
+  PushCheckpoint: MethodDefinition<_criu_agent_v1_PushCheckpointRequest, _criu_agent_v1_PushCheckpointResponse, _criu_agent_v1_PushCheckpointRequest__Output, _criu_agent_v1_PushCheckpointResponse__Output>
   Restore: MethodDefinition<_criu_agent_v1_RestoreRequest, _criu_agent_v1_RestoreResponse, _criu_agent_v1_RestoreRequest__Output, _criu_agent_v1_RestoreResponse__Output>
 }
