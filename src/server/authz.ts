@@ -20,6 +20,8 @@ export const AGENT_METHODS = [
   'ListCheckpoints',
   'GetCheckpoint',
   'DeleteCheckpoint',
+  'ExportCheckpoint',
+  'ImportCheckpoint',
 ] as const;
 
 /** Identities of clients without a certificate. */

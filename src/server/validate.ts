@@ -15,6 +15,8 @@ import { resolveFinalState, type Operation, type RequestedState } from '../final
 import type { DumpParams, RestoreParams } from '../service';
 import { validateDumpOptions, validateRestoreOptions } from '../service/options';
 import { validateCheckpointId } from '../store';
+import type { CheckpointChunk__Output } from '../generated/criu_agent/v1/CheckpointChunk';
+import { manifestFromWire, type TransferItem } from '../transfer';
 
 /** Linux's PID_MAX_LIMIT (4M): pids are below it on every kernel. */
 export const PID_MAX_LIMIT = 4_194_304;
@@ -118,4 +120,27 @@ export function cascadeOf(req: unknown): boolean {
   if (v === undefined || v === null) return false;
   if (typeof v !== 'boolean') throw invalidArgument(`cascade must be true or false, got ${typeof v}`);
   return v;
+}
+
+/** ExportCheckpoint's request. */
+export function exportParamsOf(req: unknown): { checkpointId: string; includeParents: boolean } {
+  const r = fields(req);
+  const v = r.include_parents;
+  if (v !== undefined && v !== null && typeof v !== 'boolean') throw invalidArgument(`include_parents must be true or false, got ${typeof v}`);
+  return { checkpointId: checkpointIdOf(r.checkpoint_id), includeParents: v === true };
+}
+
+/**
+ * One CheckpointChunk of an ImportCheckpoint stream as a stream item: exactly
+ * one of manifest and data; the manifest's shape checked (its ids, paths and
+ * digests are the writer's to check, for every source of streams alike).
+ */
+export function transferItemOf(chunk: CheckpointChunk__Output): TransferItem {
+  if (chunk.manifest) return { kind: 'manifest', record: manifestFromWire(chunk.manifest) };
+  if (chunk.data) {
+    const offset = Number(chunk.data.offset);
+    if (!Number.isSafeInteger(offset)) throw invalidArgument(`data chunk of ${chunk.data.path}: offset ${chunk.data.offset} is out of range`);
+    return { kind: 'data', path: chunk.data.path, offset, bytes: chunk.data.data };
+  }
+  throw invalidArgument('a CheckpointChunk must carry a manifest or data');
 }

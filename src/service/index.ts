@@ -4,6 +4,7 @@ import { ServiceContext, type ServiceDeps } from './context';
 import { ContinueService } from './continue';
 import { DumpService } from './dump';
 import { RestoreService } from './restore';
+import { TransferService } from './transfer';
 
 export type { ServiceDeps } from './context';
 export type { DumpParams, DumpResult } from './dump';
@@ -18,6 +19,7 @@ export interface Services {
   continue: ContinueService;
   check: CheckService;
   checkpoints: CheckpointsService;
+  transfer: TransferService;
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -28,5 +30,6 @@ export function createServices(deps: ServiceDeps): Services {
     continue: new ContinueService(ctx),
     check: new CheckService(ctx),
     checkpoints: new CheckpointsService(ctx),
+    transfer: new TransferService(ctx),
   };
 }
