@@ -82,6 +82,8 @@ export function processIo(): Io {
     stderrIsTTY: process.stderr.isTTY === true,
     stderr: process.stderr,
     env: process.env,
+    stdout: process.stdout,
+    stdin: process.stdin,
   };
 }
 

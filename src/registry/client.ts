@@ -74,8 +74,12 @@ interface Req {
 /** The real client: one undici Agent per registry (its TLS settings), tokens cached per scope. */
 export class HttpRegistryClient implements RegistryClient {
   private readonly agents = new Map<string, Agent>();
-  /** registry -> basic header (once the registry asked for basic auth). */
-  private readonly basic = new Map<string, string>();
+  /**
+   * Registries that asked for basic auth. The credentials themselves are read
+   * from the auth file for each request, so that a `podman login` with a new
+   * password takes effect without restarting the agent.
+   */
+  private readonly basic = new Set<string>();
   /** registry + scope -> bearer token. */
   private readonly tokens = new Map<string, string>();
 
@@ -293,7 +297,7 @@ export class HttpRegistryClient implements RegistryClient {
   }
 
   private async once(ref: ImageReference, req: Req): Promise<Response> {
-    const auth = this.tokens.get(`${ref.registry} ${req.scope}`) ?? this.basic.get(ref.registry);
+    const auth = this.tokens.get(`${ref.registry} ${req.scope}`) ?? (this.basic.has(ref.registry) ? this.credentials(ref)?.basicHeader() : undefined);
     const r = await request(new URL(req.url, this.origin(ref)), {
       method: req.method,
       headers: { ...(req.headers ?? {}), ...(auth ? { authorization: auth } : {}), ...(req.body ? { 'content-length': String(req.body.length) } : {}) },
@@ -310,7 +314,7 @@ export class HttpRegistryClient implements RegistryClient {
     const scheme = challenge.split(' ')[0]?.toLowerCase();
     if (scheme === 'basic') {
       if (!creds) throw noCredentials(ref, challenge, this.settings.authFile);
-      this.basic.set(ref.registry, creds.basicHeader());
+      this.basic.add(ref.registry);
       return;
     }
     if (scheme !== 'bearer') return; // nothing to answer with: the 401 stands

@@ -105,12 +105,13 @@ export function parseImage(manifest: { layers: unknown[] }, configBytes: Buffer,
   for (const raw of manifest.layers) {
     const l = raw as { digest?: unknown; size?: unknown; annotations?: Record<string, unknown> };
     const a = l.annotations ?? {};
+    const text = (v: unknown): string => (typeof v === 'string' ? v : '');
     const layer = {
-      checkpointId: String(a[ANNOTATION_CHECKPOINT] ?? ''),
-      path: String(a[ANNOTATION_TITLE] ?? ''),
-      xxh64: String(a[ANNOTATION_XXH64] ?? ''),
+      checkpointId: text(a[ANNOTATION_CHECKPOINT]),
+      path: text(a[ANNOTATION_TITLE]),
+      xxh64: text(a[ANNOTATION_XXH64]),
       size: Number(l.size),
-      digest: String(l.digest ?? ''),
+      digest: text(l.digest),
     };
     if (!/^sha256:[a-f0-9]{64}$/.test(layer.digest) || !Number.isSafeInteger(layer.size)) throw bad(`layer ${layer.path} has no sha256 digest and size`);
     const key = `${layer.checkpointId}\0${layer.path}`;

@@ -20,6 +20,10 @@ export const AGENT_METHODS = [
   'ListCheckpoints',
   'GetCheckpoint',
   'DeleteCheckpoint',
+  'ExportCheckpoint',
+  'ImportCheckpoint',
+  'PushCheckpoint',
+  'PullCheckpoint',
 ] as const;
 
 /** Identities of clients without a certificate. */

@@ -285,8 +285,11 @@ function sha256(b: Buffer): string {
   return `sha256:${createHash('sha256').update(b).digest('hex')}`;
 }
 
-async function* once(b: Buffer): AsyncGenerator<Buffer> {
-  yield b;
+function once(b: Buffer): AsyncIterable<Buffer> {
+  return (async function* () {
+    await Promise.resolve();
+    yield b;
+  })();
 }
 
 async function readAll(it: AsyncIterable<Buffer>, max: number): Promise<Buffer> {

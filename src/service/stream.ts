@@ -1,20 +1,14 @@
-import type { CheckpointRecord } from '../store';
+import type { CheckpointRecord, CheckpointStore } from '../store';
+import { checkpointChain, readCheckpoints, type TransferItem } from '../transfer';
+import type { TransferService } from './transfer';
+
+export type { TransferItem } from '../transfer';
 
 /**
- * One item of a checkpoint byte stream: a checkpoint's manifest, then its
- * regular files' bytes in manifest order, parents first.
- *
- * TEMPORARY seam: this is the shape of src/transfer's TransferItem (issue
- * #13's one reader and one verifying writer, not merged into this branch
- * yet). When it is, this file becomes a re-export of src/transfer and
- * `transferStream` below wires its checkpointChain, readCheckpoints and
- * TransferService.receive.
+ * What the registry service needs from the one checkpoint stream (STYLE.md
+ * point 13): src/transfer's reader, and TransferService.receive, which
+ * drives its verifying writer under the checkpoints' locks.
  */
-export type TransferItem =
-  | { kind: 'manifest'; record: CheckpointRecord }
-  | { kind: 'data'; path: string; offset: number; bytes: Buffer };
-
-/** What the registry service needs from the one checkpoint stream. */
 export interface CheckpointStream {
   /** The checkpoint and the pre-dumps it builds on, oldest first; NOT_FOUND / DATA_LOSS. */
   chain(id: string): Promise<CheckpointRecord[]>;
@@ -22,4 +16,13 @@ export interface CheckpointStream {
   read(chain: readonly CheckpointRecord[], signal?: AbortSignal): AsyncIterable<TransferItem>;
   /** Writes a stream into the store, verifying every file, listing all of it or nothing. */
   receive(items: AsyncIterable<TransferItem>, signal?: AbortSignal, requestId?: string): Promise<CheckpointRecord[]>;
+}
+
+/** The stream of src/transfer over this store. */
+export function transferStream(store: CheckpointStore, transfer: TransferService): CheckpointStream {
+  return {
+    chain: (id) => checkpointChain(store, id, true),
+    read: (chain, signal) => readCheckpoints(store, chain, signal),
+    receive: (items, signal, requestId) => transfer.receive(items, signal, requestId),
+  };
 }

@@ -7,8 +7,10 @@ import { CHUNK_BYTES, HttpRegistryClient, sha256Digest } from '../../src/registr
 import { parseReference } from '../../src/registry/reference';
 import { startRegistry, writeAuthFile, type TestRegistry } from '../helpers/registry';
 
+const match = (re: RegExp): unknown => expect.stringMatching(re) as unknown;
+
 async function* chunks(buf: Buffer, size = 512 * 1024): AsyncIterable<Buffer> {
-  for (let o = 0; o < buf.length; o += size) yield buf.subarray(o, o + size);
+  for (let o = 0; o < buf.length; o += size) yield await Promise.resolve(buf.subarray(o, o + size));
 }
 
 async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -48,7 +50,7 @@ describe('registry client against docker-registry over plain HTTP', () => {
     const ref = parseReference(`${reg.host}/it/blobs:two`);
     const blob = randomBytes(2000);
     const wrong = sha256Digest(randomBytes(10));
-    await expect(client.pushBlob(ref, wrong, blob.length, chunks(blob))).rejects.toMatchObject({ kind: 'data-loss', message: expect.stringMatching(/DIGEST_INVALID/) });
+    await expect(client.pushBlob(ref, wrong, blob.length, chunks(blob))).rejects.toMatchObject({ kind: 'data-loss', message: match(/DIGEST_INVALID/) });
   });
 
   it('puts a manifest by tag and reads it by tag and by digest; an unknown tag is NOT_FOUND in the registry words', async () => {
@@ -71,7 +73,7 @@ describe('registry client against docker-registry over plain HTTP', () => {
     expect(byDigest.digest).toBe(digest);
     await expect(client.getManifest(parseReference(`${reg.host}/it/man:nope`), ['application/vnd.oci.image.manifest.v1+json'])).rejects.toMatchObject({
       kind: 'not-found',
-      message: expect.stringMatching(/MANIFEST_UNKNOWN/),
+      message: match(/MANIFEST_UNKNOWN/),
     });
   });
 
@@ -79,7 +81,7 @@ describe('registry client against docker-registry over plain HTTP', () => {
     const ref = parseReference(`${reg.host}/it/gone:x`);
     await reg.kill();
     try {
-      await expect(client.hasBlob(ref, sha256Digest(Buffer.from('x')))).rejects.toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/ECONNREFUSED/) });
+      await expect(client.hasBlob(ref, sha256Digest(Buffer.from('x')))).rejects.toMatchObject({ kind: 'unavailable', message: match(/ECONNREFUSED/) });
     } finally {
       await reg.restart();
     }
@@ -130,7 +132,7 @@ describe('registry client against docker-registry with TLS and basic auth', () =
     const client = clientWith(undefined);
     await expect(client.hasBlob(parseReference(`${reg.host}/it/tls:v1`), sha256Digest(Buffer.from('x')))).rejects.toMatchObject({
       kind: 'unauthenticated',
-      message: expect.stringMatching(/requires credentials .*Basic realm="criu-agent-test".*add an entry for 127\.0\.0\.1/),
+      message: match(/requires credentials .*Basic realm="criu-agent-test".*add an entry for 127\.0\.0\.1/),
     });
     await client.close();
   });
@@ -139,7 +141,7 @@ describe('registry client against docker-registry with TLS and basic auth', () =
     const client = clientWith('s3cret-pw', false);
     await expect(client.hasBlob(parseReference(`${reg.host}/it/tls:v1`), sha256Digest(Buffer.from('x')))).rejects.toMatchObject({
       kind: 'unavailable',
-      message: expect.stringMatching(/cannot verify the TLS certificate .*--registry-ca/),
+      message: match(/cannot verify the TLS certificate .*--registry-ca/),
     });
     await client.close();
   });
