@@ -142,7 +142,7 @@ export class RegistryService {
           const layer = image.layerOf(original.id, f.path);
           const hash = createHash('sha256');
           let offset = 0;
-          for await (const chunk of this.registry.getBlob(ref, layer.digest, signal)) {
+          for await (const chunk of coalesce(this.registry.getBlob(ref, layer.digest, signal), PULL_CHUNK_BYTES)) {
             if (offset + chunk.length > layer.size) {
               throw new AgentError('data-loss', `blob ${layer.digest} (${f.path} of ${original.id}) in ${formatReference(ref)} is larger than its ${layer.size} bytes; nothing was pulled`);
             }
@@ -279,6 +279,28 @@ function sameFiles(a: CheckpointRecord, b: CheckpointRecord): boolean {
   const key = (f: CheckpointRecord['files'][number]): string => `${f.path}\0${f.size}\0${f.xxh64 ?? ''}\0${f.symlink ?? ''}`;
   const theirs = new Set(b.files.map(key));
   return a.files.every((f) => theirs.has(key(f)));
+}
+
+/**
+ * Bytes per data item of a pull: HTTP reads arrive in pieces of tens of KiB;
+ * joined, the writer makes one write and one hash update per 512 KiB.
+ */
+const PULL_CHUNK_BYTES = 512 * 1024;
+
+/** The bytes of `it` in pieces of at least `size` bytes (the last one may be shorter). */
+async function* coalesce(it: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of it) {
+    parts.push(c);
+    n += c.length;
+    if (n >= size) {
+      yield parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, n);
+      parts = [];
+      n = 0;
+    }
+  }
+  if (n > 0) yield Buffer.concat(parts, n);
 }
 
 function sha256(b: Buffer): string {
