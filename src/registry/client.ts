@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { AgentError, errorMessage, type ErrorKind } from '../errors';
 import { authFileCandidates, findCredentials, type Credentials } from './auth';
@@ -32,10 +33,11 @@ export interface RegistryClient {
   /** True when the repository already has this blob (HEAD). */
   hasBlob(ref: ImageReference, digest: string, signal?: AbortSignal): Promise<boolean>;
   /**
-   * Uploads one blob whose sha256 digest and size are known, from `chunks`
-   * (consumed once, in order). Returns the bytes sent.
+   * Uploads one blob whose sha256 digest and size are known; `open` reads
+   * its bytes from the start (again when an upload has to start over).
+   * Returns the bytes of the blob.
    */
-  pushBlob(ref: ImageReference, digest: string, size: number, chunks: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<number>;
+  pushBlob(ref: ImageReference, digest: string, size: number, open: () => AsyncIterable<Buffer>, signal?: AbortSignal): Promise<number>;
   /** The blob's bytes as they arrive; the caller checks the digest. */
   getBlob(ref: ImageReference, digest: string, signal?: AbortSignal): AsyncIterable<Buffer>;
   /** PUTs a manifest under the reference's tag (or its digest); returns its digest. */
@@ -45,8 +47,8 @@ export interface RegistryClient {
   close(): Promise<void>;
 }
 
-/** Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size. */
-export const CHUNK_BYTES = 16 * 1024 * 1024;
+/** Blobs up to this size go in one PUT (buffered, so retried as they are); larger ones stream in a PATCH. */
+export const MONOLITHIC_BYTES = 16 * 1024 * 1024;
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const RETRY_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_CLOSED']);
 
@@ -66,6 +68,8 @@ interface Req {
   url: string;
   headers?: Record<string, string>;
   body?: Buffer;
+  /** A body that streams: sent once, never retried (the caller starts over). */
+  stream?: Readable;
   /** The auth scope the request needs, e.g. "repository:team/web:pull,push". */
   scope: string;
   signal?: AbortSignal;
@@ -95,41 +99,56 @@ export class HttpRegistryClient implements RegistryClient {
     throw await this.failure(ref, words && words.status === res.status ? words : res, `HEAD blob ${digest}`);
   }
 
-  async pushBlob(ref: ImageReference, digest: string, size: number, chunks: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<number> {
+  async pushBlob(ref: ImageReference, digest: string, size: number, open: () => AsyncIterable<Buffer>, signal?: AbortSignal): Promise<number> {
     const scope = pushScope(ref);
-    const start = await this.send(ref, { method: 'POST', url: `/v2/${ref.repository}/blobs/uploads/`, scope, signal });
-    if (start.status !== 202) throw await this.failure(ref, start, `starting the upload of ${digest}`);
-    await start.body.dump();
-    let location = this.locationOf(ref, start, `/v2/${ref.repository}/blobs/uploads/`);
+    const begin = async (): Promise<string> => {
+      const start = await this.send(ref, { method: 'POST', url: `/v2/${ref.repository}/blobs/uploads/`, scope, signal });
+      if (start.status !== 202) throw await this.failure(ref, start, `starting the upload of ${digest}`);
+      await start.body.dump();
+      return this.locationOf(ref, start, `/v2/${ref.repository}/blobs/uploads/`);
+    };
 
-    if (size <= CHUNK_BYTES) {
+    if (size <= MONOLITHIC_BYTES) {
       const parts: Buffer[] = [];
-      for await (const c of chunks) parts.push(c);
+      for await (const c of open()) parts.push(c);
       const body = Buffer.concat(parts);
       if (body.length !== size) throw new AgentError('data-loss', `blob ${digest} is ${body.length} bytes, expected ${size}`);
-      await this.finishUpload(ref, location, digest, body, signal);
+      await this.finishUpload(ref, await begin(), digest, body, signal);
       return size;
     }
 
-    let sent = 0;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    const flush = async (): Promise<void> => {
-      const body = Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-      location = await this.patchChunk(ref, location, sent, body, signal);
-      sent += body.length;
-    };
-    for await (const c of chunks) {
-      pending.push(c);
-      pendingBytes += c.length;
-      if (pendingBytes >= CHUNK_BYTES) await flush();
+    // Large blobs: one PATCH whose body streams from the source while the
+    // registry writes it (measured here about 1.7 times faster than 16 MiB
+    // PATCHes sent one after the other: bench/results/registry.md). A body
+    // that streams cannot be sent again, so a failed upload starts over with
+    // a new session and a fresh read of the source.
+    const attempts = this.settings.attempts ?? 4;
+    let backoff = this.settings.backoffMs ?? 200;
+    for (let attempt = 1; ; attempt++) {
+      // An error of the source (a file that changed: DATA_LOSS) is the one to report, whatever undici makes of it.
+      const source: { error?: Error } = {};
+      try {
+        const location = await begin();
+        const res = await this.send(ref, {
+          method: 'PATCH',
+          url: location,
+          headers: { 'content-type': 'application/octet-stream', 'content-range': `0-${size - 1}`, 'content-length': String(size) },
+          stream: Readable.from(exactly(open(), size, digest, source)),
+          scope,
+          signal,
+        });
+        if (res.status !== 202 && res.status !== 204) throw await this.failure(ref, res, `uploading ${digest}`);
+        await res.body.dump();
+        await this.finishUpload(ref, res.status === 202 ? this.locationOf(ref, res, location) : location, digest, undefined, signal);
+        return size;
+      } catch (err) {
+        if (source.error !== undefined) throw source.error;
+        const again = !signal?.aborted && attempt < attempts && err instanceof AgentError && err.kind === 'unavailable';
+        if (!again) throw err;
+        await sleep(backoff, signal);
+        backoff *= 2;
+      }
     }
-    if (pendingBytes > 0) await flush();
-    if (sent !== size) throw new AgentError('data-loss', `blob ${digest} is ${sent} bytes, expected ${size}`);
-    await this.finishUpload(ref, location, digest, undefined, signal);
-    return sent;
   }
 
   async *getBlob(ref: ImageReference, digest: string, signal?: AbortSignal): AsyncIterable<Buffer> {
@@ -210,32 +229,6 @@ export class HttpRegistryClient implements RegistryClient {
     this.agents.clear();
   }
 
-  /** One PATCH of a chunked upload; a retried one first asks how much of it arrived. */
-  private async patchChunk(ref: ImageReference, location: string, offset: number, body: Buffer, signal?: AbortSignal): Promise<string> {
-    const end = offset + body.length - 1;
-    const res = await this.send(ref, {
-      method: 'PATCH',
-      url: location,
-      headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${end}` },
-      body,
-      scope: pushScope(ref),
-      signal,
-      // A PATCH is not repeated blindly: part of it may have been stored.
-    }, async () => ((await this.uploadedUpTo(ref, location, signal)) === offset ? 'resend' : 'give-up'));
-    if (res.status !== 202 && res.status !== 204) throw await this.failure(ref, res, `uploading bytes ${offset}-${end}`);
-    await res.body.dump();
-    return res.status === 202 ? this.locationOf(ref, res, location) : location;
-  }
-
-  /** The bytes an upload session holds (GET on its location: Range 0-N). */
-  private async uploadedUpTo(ref: ImageReference, location: string, signal?: AbortSignal): Promise<number> {
-    const res = await this.send(ref, { method: 'GET', url: location, scope: pushScope(ref), signal });
-    await res.body.dump();
-    if (res.status !== 204) return -1;
-    const m = /^(?:bytes=)?0-(\d+)$/.exec(header(res, 'range') ?? '');
-    return m ? Number(m[1]) + 1 : 0;
-  }
-
   private async finishUpload(ref: ImageReference, location: string, digest: string, body: Buffer | undefined, signal?: AbortSignal): Promise<void> {
     const url = new URL(location);
     url.searchParams.set('digest', digest);
@@ -257,12 +250,8 @@ export class HttpRegistryClient implements RegistryClient {
    * and dropped connections are retried with exponential backoff. `onRetry`
    * decides for requests that must not simply be sent again.
    */
-  private async send(
-    ref: ImageReference,
-    req: Req,
-    onRetry?: () => Promise<'resend' | 'give-up'>,
-  ): Promise<Response> {
-    const attempts = this.settings.attempts ?? 4;
+  private async send(ref: ImageReference, req: Req): Promise<Response> {
+    const attempts = req.stream ? 1 : (this.settings.attempts ?? 4);
     let backoff = this.settings.backoffMs ?? 200;
     let authTried = false;
     for (let attempt = 1; ; attempt++) {
@@ -273,12 +262,9 @@ export class HttpRegistryClient implements RegistryClient {
         if (req.signal?.aborted || !retryable(err) || attempt >= attempts) throw transportError(ref, err, `${req.method} ${pathOf(req.url)}`, req.signal);
         await sleep(backoff, req.signal);
         backoff *= 2;
-        if (onRetry && (await onRetry().catch(() => 'give-up')) === 'give-up') {
-          throw transportError(ref, err, `${req.method} ${pathOf(req.url)}`, req.signal);
-        }
         continue;
       }
-      if (res.status === 401 && !authTried) {
+      if (res.status === 401 && !authTried && !req.stream) {
         authTried = true;
         const challenge = header(res, 'www-authenticate') ?? '';
         await res.body.dump();
@@ -301,7 +287,7 @@ export class HttpRegistryClient implements RegistryClient {
     const r = await request(new URL(req.url, this.origin(ref)), {
       method: req.method,
       headers: { ...(req.headers ?? {}), ...(auth ? { authorization: auth } : {}), ...(req.body ? { 'content-length': String(req.body.length) } : {}) },
-      body: req.body,
+      body: req.stream ?? req.body,
       dispatcher: this.agent(ref),
       signal: req.signal,
     });
@@ -491,6 +477,22 @@ function transportError(ref: ImageReference, err: unknown, what: string, signal?
     );
   }
   return new AgentError('unavailable', `registry ${ref.registry} cannot be reached (${what}): ${errorMessage(err)}${typeof code === 'string' ? ` (${code})` : ''}`, { cause: err });
+}
+
+/** The source's bytes, DATA_LOSS when there are more or fewer than `size`. */
+async function* exactly(source: AsyncIterable<Buffer>, size: number, digest: string, failed: { error?: Error }): AsyncGenerator<Buffer> {
+  let n = 0;
+  try {
+    for await (const c of source) {
+      n += c.length;
+      if (n > size) throw new AgentError('data-loss', `blob ${digest} has more than the ${size} bytes expected`);
+      yield c;
+    }
+    if (n !== size) throw new AgentError('data-loss', `blob ${digest} is ${n} bytes, expected ${size}`);
+  } catch (err) {
+    failed.error = err instanceof Error ? err : new Error(String(err));
+    throw err;
+  }
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

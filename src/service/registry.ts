@@ -73,7 +73,7 @@ export class RegistryService {
       if (missing.size > 0) bytesUploaded += await this.uploadFiles(ref, chain, missing, signal);
       const image = buildManifest(chain, layers);
       if (!(await this.registry.hasBlob(ref, image.config.digest, signal))) {
-        bytesUploaded += await this.registry.pushBlob(ref, image.config.digest, image.configBytes.length, once(image.configBytes), signal);
+        bytesUploaded += await this.registry.pushBlob(ref, image.config.digest, image.configBytes.length, () => once(image.configBytes), signal);
       }
       const digest = await this.registry.putManifest(ref, MANIFEST_MEDIA_TYPE, image.manifestBytes, signal);
       bytesUploaded += image.manifestBytes.length;
@@ -205,34 +205,13 @@ export class RegistryService {
 
   /** Sends the files whose blobs the registry lacks, each read (and checked) again through the stream. */
   private async uploadFiles(ref: ImageReference, chain: CheckpointRecord[], missing: Map<string, FileLayer>, signal?: AbortSignal): Promise<number> {
-    const wanted = new Set([...missing.values()].map((l) => `${l.checkpointId}\0${l.path}`));
-    const subset = chain.map((r) => ({ ...r, files: r.files.filter((f) => wanted.has(`${r.id}\0${f.path}`)) }));
-    const it = this.stream.read(subset, signal)[Symbol.asyncIterator]();
     let sent = 0;
-    let checkpointId = '';
-    let next = await it.next();
-    while (!next.done) {
-      const item = next.value;
-      if (item.kind === 'manifest') {
-        checkpointId = item.record.id;
-        next = await it.next();
-        continue;
-      }
-      const filePath = item.path;
-      const layer = [...missing.values()].find((l) => l.checkpointId === checkpointId && l.path === filePath);
-      if (!layer) throw new AgentError('internal', `push: ${filePath} of ${checkpointId} was read but is not to be sent`);
-      let first: Buffer | undefined = item.bytes;
-      // The file's chunks, pulled from the one stream until the next file starts.
-      const chunks = async function* (): AsyncGenerator<Buffer> {
-        if (first) yield first;
-        first = undefined;
-        for (;;) {
-          next = await it.next();
-          if (next.done || next.value.kind !== 'data' || next.value.path !== filePath) return;
-          yield next.value.bytes;
-        }
-      };
-      sent += await this.registry.pushBlob(ref, layer.digest, layer.size, chunks(), signal);
+    for (const layer of missing.values()) {
+      const record = chain.find((r) => r.id === layer.checkpointId) as CheckpointRecord;
+      // The one file, through the one reader: its xxh64 is checked again as it is sent.
+      const one = [{ ...record, files: record.files.filter((f) => f.path === layer.path) }];
+      const open = (): AsyncIterable<Buffer> => dataOf(this.stream.read(one, signal));
+      sent += await this.registry.pushBlob(ref, layer.digest, layer.size, open, signal);
     }
     return sent;
   }
@@ -312,6 +291,11 @@ function once(b: Buffer): AsyncIterable<Buffer> {
     await Promise.resolve();
     yield b;
   })();
+}
+
+/** The bytes of a checkpoint stream's data items. */
+async function* dataOf(items: AsyncIterable<TransferItem>): AsyncGenerator<Buffer> {
+  for await (const item of items) if (item.kind === 'data') yield item.bytes;
 }
 
 async function readAll(it: AsyncIterable<Buffer>, max: number): Promise<Buffer> {

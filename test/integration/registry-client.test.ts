@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AgentError } from '../../src/errors';
-import { CHUNK_BYTES, HttpRegistryClient, sha256Digest } from '../../src/registry/client';
+import { MONOLITHIC_BYTES, HttpRegistryClient, sha256Digest } from '../../src/registry/client';
 import { parseReference } from '../../src/registry/reference';
 import { startRegistry, writeAuthFile, type TestRegistry } from '../helpers/registry';
 
@@ -34,11 +34,11 @@ describe('registry client against docker-registry over plain HTTP', () => {
   it('uploads a small blob in one PUT and a large one in chunks, then reads both back', async () => {
     const ref = parseReference(`${reg.host}/it/blobs:one`);
     const small = randomBytes(1000);
-    const large = randomBytes(CHUNK_BYTES * 2 + 12345);
+    const large = randomBytes(MONOLITHIC_BYTES * 2 + 12345);
     for (const blob of [small, large]) {
       const digest = sha256Digest(blob);
       expect(await client.hasBlob(ref, digest)).toBe(false);
-      expect(await client.pushBlob(ref, digest, blob.length, chunks(blob))).toBe(blob.length);
+      expect(await client.pushBlob(ref, digest, blob.length, () => chunks(blob))).toBe(blob.length);
       expect(await client.hasBlob(ref, digest)).toBe(true);
       const back = await collect(client.getBlob(ref, digest));
       expect(createHash('sha256').update(back).digest('hex')).toBe(digest.slice(7));
@@ -50,13 +50,13 @@ describe('registry client against docker-registry over plain HTTP', () => {
     const ref = parseReference(`${reg.host}/it/blobs:two`);
     const blob = randomBytes(2000);
     const wrong = sha256Digest(randomBytes(10));
-    await expect(client.pushBlob(ref, wrong, blob.length, chunks(blob))).rejects.toMatchObject({ kind: 'data-loss', message: match(/DIGEST_INVALID/) });
+    await expect(client.pushBlob(ref, wrong, blob.length, () => chunks(blob))).rejects.toMatchObject({ kind: 'data-loss', message: match(/DIGEST_INVALID/) });
   });
 
   it('puts a manifest by tag and reads it by tag and by digest; an unknown tag is NOT_FOUND in the registry words', async () => {
     const ref = parseReference(`${reg.host}/it/man:v1`);
     const config = Buffer.from('{}');
-    await client.pushBlob(ref, sha256Digest(config), config.length, chunks(config));
+    await client.pushBlob(ref, sha256Digest(config), config.length, () => chunks(config));
     const manifest = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
@@ -112,7 +112,7 @@ describe('registry client against docker-registry with TLS and basic auth', () =
     const client = clientWith('s3cret-pw');
     const ref = parseReference(`${reg.host}/it/tls:v1`);
     const blob = randomBytes(5000);
-    await client.pushBlob(ref, sha256Digest(blob), blob.length, chunks(blob));
+    await client.pushBlob(ref, sha256Digest(blob), blob.length, () => chunks(blob));
     expect((await collect(client.getBlob(ref, sha256Digest(blob)))).equals(blob)).toBe(true);
     await client.close();
   });

@@ -183,6 +183,18 @@ describe('failures', () => {
     await expectNothingOf(id);
   });
 
+  it('a local file changed since the dump: DATA_LOSS at push, nothing sent', async () => {
+    const id = newId('changed');
+    const pages = randomBytes(1024 * 1024);
+    await writeCheckpoint(agent.stateDir, id, { 'pages-1.img': pages, 'core-1.img': 'core' });
+    const file = path.join(agent.stateDir, 'checkpoints', id, 'pages-1.img');
+    const changed = Buffer.from(pages);
+    changed[5] = (changed[5] ?? 0) ^ 1;
+    fs.writeFileSync(file, changed);
+    await expectStatus(push(id, `${plain.host}/team/changed:v1`), grpc.status.DATA_LOSS, /pages-1\.img changed since the dump/);
+    expect(plain.blobs()).not.toContain(sha256(changed));
+  });
+
   it('the registry goes away mid-push: UNAVAILABLE, and the local checkpoint is untouched', async () => {
     const id = newId('cut');
     await writeCheckpoint(agent.stateDir, id, { 'pages-1.img': randomBytes(48 * 1024 * 1024), 'core-1.img': 'core' });
