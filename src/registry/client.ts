@@ -1,8 +1,8 @@
 /**
  * An OCI distribution client (distribution-spec v1.1: blobs, uploads,
  * manifests) on undici. Only what pushing and pulling checkpoints needs:
- * HEAD a blob, upload one (monolithic when small, chunked POST/PATCH/PUT
- * when large), read one as a stream, put and get a manifest; with basic
+ * HEAD a blob, upload one (monolithic PUT when small; POST, one streamed
+ * PATCH with its Content-Range, PUT ?digest= when large), read one as a stream, put and get a manifest; with basic
  * and bearer-token auth, per-registry TLS, and retries with backoff on 5xx
  * and dropped connections.
  */
