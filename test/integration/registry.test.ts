@@ -225,6 +225,22 @@ describe('failures', () => {
     }
   });
 
+  it('with a policy, a Restore by image_reference needs PullCheckpoint as well as Restore', async () => {
+    const policy = path.join(tmp, 'policy.json');
+    fs.writeFileSync(policy, JSON.stringify({ roles: { restorer: ['Restore'] }, bindings: [{ identity: 'uid:0', role: 'restorer' }] }));
+    const restricted = await startAgent({ args: ['--policy', policy, '--registry-insecure', plain.host] });
+    try {
+      await expectStatus(call(restricted.client, 'Restore', { checkpoint_id: 'nope' }), grpc.status.NOT_FOUND);
+      await expectStatus(
+        call(restricted.client, 'Restore', { image_reference: `${plain.host}/team/web:v1` }),
+        grpc.status.PERMISSION_DENIED,
+        /may not call PullCheckpoint.*Restore with image_reference pulls/,
+      );
+    } finally {
+      await restricted.dispose();
+    }
+  });
+
   it('refuses what is not a checkpoint image, and bad references, precisely', async () => {
     await expectStatus(pull(`${plain.host}/team/nothing:here`), grpc.status.NOT_FOUND, /MANIFEST_UNKNOWN/);
     await expectStatus(push('x', 'Not A Reference'), grpc.status.INVALID_ARGUMENT, /reference/);
