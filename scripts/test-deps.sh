@@ -23,3 +23,15 @@ if ! command -v jq >/dev/null 2>&1; then
 	apt-get install -y --no-install-recommends jq >/dev/null 2>&1 ||
 		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends jq >/dev/null; }
 fi
+# docker-registry (distribution 2.8) and htpasswd: test/helpers/registry.ts runs
+# its own registries on free loopback ports. Debian enables the package's
+# service on :5000; the tests never use it, so it is disabled and stopped.
+if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/null 2>&1; then
+	echo "test-deps: installing docker-registry and apache2-utils"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y --no-install-recommends docker-registry apache2-utils >/dev/null 2>&1 ||
+		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends docker-registry apache2-utils >/dev/null; }
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now docker-registry >/dev/null 2>&1 || true
+	fi
+fi

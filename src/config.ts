@@ -40,6 +40,18 @@ export interface AgentConfig {
   readonly allowUids?: readonly number[];
   /** Calls of criu_agent.v1.CheckpointAgent one client identity may have in flight; beyond: RESOURCE_EXHAUSTED (loadConfig: 16). */
   readonly maxCallsPerClient?: number;
+  /** Registries for PushCheckpoint/PullCheckpoint: auth file, plain-HTTP allow-list, CA per registry. */
+  readonly registry?: RegistryConfig;
+}
+
+/** How the agent talks to OCI registries (src/registry/). */
+export interface RegistryConfig {
+  /** A docker/podman auth file; unset: $REGISTRY_AUTH_FILE, containers' auth.json, ~/.docker/config.json. */
+  readonly authFile?: string;
+  /** Registries (host[:port]) reached over plain HTTP; every other one over HTTPS. */
+  readonly insecure: readonly string[];
+  /** host[:port] -> CA bundle (PEM) its certificate must chain to. */
+  readonly caFiles: Readonly<Record<string, string>>;
 }
 
 /** PEM files of the TLS listener (absolute paths). */
@@ -102,6 +114,9 @@ const SOURCES = {
   allowCgroup: ['CRIU_AGENT_ALLOW_CGROUP', '--allow-cgroup'],
   allowUid: ['CRIU_AGENT_ALLOW_UID', '--allow-uid'],
   maxCallsPerClient: ['CRIU_AGENT_MAX_CALLS_PER_CLIENT', '--max-calls-per-client'],
+  registryAuthFile: ['CRIU_AGENT_REGISTRY_AUTH_FILE', '--registry-auth-file'],
+  registryInsecure: ['CRIU_AGENT_REGISTRY_INSECURE', '--registry-insecure'],
+  registryCa: ['CRIU_AGENT_REGISTRY_CA', '--registry-ca'],
 } as const;
 
 /**
@@ -109,7 +124,7 @@ const SOURCES = {
  * in the environment they are comma-separated, in the file a JSON array.
  * Values from one source replace (not extend) those of a lower one.
  */
-const REPEATABLE = new Set<string>(['listen', 'allowCgroup', 'allowUid']);
+const REPEATABLE = new Set<string>(['listen', 'allowCgroup', 'allowUid', 'registryInsecure', 'registryCa']);
 
 type Key = keyof typeof SOURCES;
 const KEYS = Object.keys(SOURCES) as Key[];
@@ -163,6 +178,9 @@ export function reportConfig(sources: ConfigSources = {}): ConfigReport {
     allowCgroup: [...(config.allowCgroups ?? [])],
     allowUid: [...(config.allowUids ?? [])],
     maxCallsPerClient: config.maxCallsPerClient ?? DEFAULTS.maxCallsPerClient,
+    registryAuthFile: config.registry?.authFile ?? null,
+    registryInsecure: [...(config.registry?.insecure ?? [])],
+    registryCa: Object.entries(config.registry?.caFiles ?? {}).map(([h, f]) => `${h}=${f}`),
   };
   const settings = {} as ConfigReport['settings'];
   for (const key of KEYS) {
@@ -290,6 +308,20 @@ function resolveConfig({ argv = [], env = process.env }: ConfigSources): Resolve
     return c.length > 1 ? c.replace(/\/+$/, '') : c;
   });
   const allowUids = list('allowUid').map((u) => intIn(u, 0, 0xfffffffe, where('allowUid')));
+  const registryAuthFile = str('registryAuthFile');
+  const registryInsecure = list('registryInsecure').map((h) => registryHost(h, where('registryInsecure')));
+  const caFiles: Record<string, string> = {};
+  for (const entry of list('registryCa')) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`${where('registryCa')}: ${JSON.stringify(entry)} is not HOST[:PORT]=/path/ca.pem`);
+    const host = registryHost(entry.slice(0, eq), where('registryCa'));
+    caFiles[host] = readableFile(entry.slice(eq + 1), where('registryCa'), `CA bundle of registry ${host}`);
+  }
+  const registry: RegistryConfig = Object.freeze({
+    ...(registryAuthFile ? { authFile: path.resolve(registryAuthFile) } : {}),
+    insecure: Object.freeze(registryInsecure),
+    caFiles: Object.freeze(caFiles),
+  });
   const criuSocket = raw.criuSocket === undefined ? undefined : String(raw.criuSocket);
   const found = raw.criuPath === undefined ? findCriu(env) : undefined;
   const config: AgentConfig = {
@@ -312,6 +344,7 @@ function resolveConfig({ argv = [], env = process.env }: ConfigSources): Resolve
     allowCgroups: Object.freeze(allowCgroups),
     allowUids: Object.freeze(allowUids),
     maxCallsPerClient: intIn(raw.maxCallsPerClient, 1, 10_000, where('maxCallsPerClient')),
+    registry,
   };
   for (const l of listeners) Object.freeze(l);
   if (config.metricsListen) Object.freeze(config.metricsListen);
@@ -415,6 +448,10 @@ const FILE_TYPES: Record<Key, 'string' | 'integer' | 'string or integer' | 'list
   allowCgroup: 'list of strings',
   allowUid: 'list of integers',
   maxCallsPerClient: 'integer',
+  registryAuthFile: 'string',
+  registryInsecure: 'list of strings',
+  // HOST[:PORT]=/path/ca.pem entries, as --registry-ca takes them.
+  registryCa: 'list of strings',
 };
 
 /** A JSON value as a person would name its type in a message. */
@@ -508,6 +545,15 @@ function intIn(v: string | number | string[] | undefined, min: number, max: numb
 function oneOf<T extends string>(v: string | number | string[] | undefined, allowed: readonly T[], where: string): T {
   if (!allowed.includes(v as T)) throw new ConfigError(`${where}: ${String(v)} is not one of ${allowed.join(', ')}`);
   return v as T;
+}
+
+/** A registry as references name it: host[:port], e.g. "registry.example:5000". */
+function registryHost(text: string, where: string): string {
+  const h = text.trim();
+  if (!/^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(h)) {
+    throw new ConfigError(`${where}: ${JSON.stringify(text)} is not a registry host[:port] such as registry.example:5000`);
+  }
+  return h;
 }
 
 const FALLBACK_CRIU = '/usr/local/sbin/criu';

@@ -9,6 +9,7 @@ export type ErrorKind =
   | 'already-exists'
   | 'failed-precondition'
   | 'permission-denied'
+  | 'unauthenticated'
   | 'resource-exhausted'
   | 'aborted'
   | 'cancelled'

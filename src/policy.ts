@@ -15,6 +15,10 @@ export const AGENT_METHODS = [
   'ListCheckpoints',
   'GetCheckpoint',
   'DeleteCheckpoint',
+  'ExportCheckpoint',
+  'ImportCheckpoint',
+  'PushCheckpoint',
+  'PullCheckpoint',
 ] as const;
 
 /** The identity of every unix socket client when the policy names no other (`unixIdentity`). */

@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { errorMessage } from '../errors';
 import type { ProtoGrpcType } from '../generated/agent';
 import type { CheckpointAgentClient } from '../generated/criu_agent/v1/CheckpointAgent';
+import type { CheckpointChunk, CheckpointChunk__Output } from '../generated/criu_agent/v1/CheckpointChunk';
 import { loadAgentPackageDefinition, loaderOptions } from '../proto';
 import { REQUEST_ID_KEY } from '../server/unary';
 import { UsageError, str, type FlagSpec, type FlagValues } from './args';
@@ -156,7 +157,17 @@ function dropIpServerNameWarning(): void {
   };
 }
 
-export type AgentMethod = 'Dump' | 'PreDump' | 'Restore' | 'Continue' | 'Check' | 'ListCheckpoints' | 'GetCheckpoint' | 'DeleteCheckpoint';
+export type AgentMethod =
+  | 'Dump'
+  | 'PreDump'
+  | 'Restore'
+  | 'Continue'
+  | 'Check'
+  | 'ListCheckpoints'
+  | 'GetCheckpoint'
+  | 'DeleteCheckpoint'
+  | 'PushCheckpoint'
+  | 'PullCheckpoint';
 
 export interface CallOptions {
   /** Milliseconds; undefined: no deadline. */
@@ -199,6 +210,112 @@ export class AgentConnection {
   /** One unary call; resolves with the reply and the agent's request id, rejects with a CallFailure. */
   call<Res>(method: AgentMethod, request: object, opts: CallOptions = {}): Promise<{ reply: Res; requestId?: string }> {
     return unaryCall<Res>(this.client, method, request, opts);
+  }
+
+  /**
+   * ExportCheckpoint: hands each chunk to `sink` (awaited: a slow sink slows
+   * the agent down); resolves once the agent ended the stream with OK.
+   */
+  exportCheckpoint(request: object, sink: (chunk: CheckpointChunk__Output) => Promise<void>, opts: CallOptions = {}): Promise<{ requestId?: string }> {
+    const call = this.client.ExportCheckpoint(request, metadataOf(opts), callOptionsOf(opts));
+    return new Promise((resolve, reject) => {
+      let requestId: string | undefined;
+      let failed = false;
+      let pending = Promise.resolve();
+      const onAbort = (): void => call.cancel();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      call.on('data', (chunk: CheckpointChunk__Output) => {
+        call.pause();
+        pending = pending
+          .then(() => sink(chunk))
+          .then(
+            () => void call.resume(),
+            (err: unknown) => {
+              failed = true;
+              call.cancel();
+              reject(err instanceof Error ? err : new Error(String(err)));
+            },
+          );
+      });
+      call.on('error', (err: grpc.ServiceError) => {
+        opts.signal?.removeEventListener('abort', onAbort);
+        if (!failed) reject(new CallFailure(err, idOf(err.metadata)));
+      });
+      // grpc-js may report the status while chunks still wait in the paused stream: done only once it ended too.
+      let statusOk = false;
+      let ended = false;
+      const finish = (): void => {
+        if (!statusOk || !ended) return;
+        opts.signal?.removeEventListener('abort', onAbort);
+        void pending.then(() => {
+          if (!failed) resolve({ requestId });
+        });
+      };
+      call.on('status', (s: grpc.StatusObject) => {
+        requestId = idOf(s.metadata);
+        statusOk = s.code === grpc.status.OK;
+        finish();
+      });
+      call.on('end', () => {
+        ended = true;
+        finish();
+      });
+    });
+  }
+
+  /** ImportCheckpoint: sends every chunk of `source` (with the stream's flow control), then half-closes; resolves with the agent's reply. */
+  async importCheckpoint<Res>(source: AsyncIterable<CheckpointChunk>, opts: CallOptions = {}): Promise<{ reply: Res; requestId?: string }> {
+    let call!: grpc.ClientWritableStream<CheckpointChunk>;
+    const done = new Promise<{ reply: Res; requestId?: string }>((resolve, reject) => {
+      let result: { err: grpc.ServiceError | null; res?: unknown } | undefined;
+      let trailerId: string | undefined;
+      let statusSeen = false;
+      const settle = (): void => {
+        if (!result || !statusSeen) return;
+        const requestId = trailerId ?? idOf(result.err?.metadata);
+        if (result.err) reject(new CallFailure(result.err, requestId));
+        else resolve({ reply: result.res as Res, requestId });
+      };
+      call = this.client.ImportCheckpoint(metadataOf(opts), callOptionsOf(opts), (err, res) => {
+        result = { err, res };
+        settle();
+      });
+      call.on('status', (s: grpc.StatusObject) => {
+        trailerId = idOf(s.metadata);
+        statusSeen = true;
+        settle();
+      });
+    });
+    const onAbort = (): void => call.cancel();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    // A source that fails (a damaged file) cancels the call, so the agent keeps nothing; its error is the one reported.
+    // The agent may also answer before the source is through (a refusal): sending stops there.
+    let sourceError: unknown;
+    let answered = false;
+    const ended = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    void (async (): Promise<void> => {
+      try {
+        for await (const chunk of source) {
+          if (answered) return;
+          if (!call.write(chunk)) await Promise.race([new Promise<void>((r) => call.once('drain', () => r())), ended]);
+        }
+        call.end();
+      } catch (err) {
+        sourceError = err;
+        call.cancel();
+      }
+    })();
+    try {
+      return await done;
+    } catch (err) {
+      throw sourceError ?? err;
+    } finally {
+      answered = true;
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
   }
 
   /** grpc.health.v1.Health/Check of `service` ("" for the whole server). */
@@ -268,6 +385,16 @@ function unaryCall<Res>(
 /** A request id of the CLI's own, e.g. "cli-3f9a1c0b" (the agent takes ids of [A-Za-z0-9._-]). */
 export function newClientRequestId(): string {
   return `cli-${randomBytes(4).toString('hex')}`;
+}
+
+function metadataOf(opts: CallOptions): grpc.Metadata {
+  const md = new grpc.Metadata();
+  if (opts.requestId) md.set(REQUEST_ID_KEY, opts.requestId);
+  return md;
+}
+
+function callOptionsOf(opts: CallOptions): grpc.CallOptions {
+  return opts.timeoutMs !== undefined ? { deadline: Date.now() + opts.timeoutMs } : {};
 }
 
 function idOf(md: grpc.Metadata | undefined): string | undefined {

@@ -1,4 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
+import * as fs from 'node:fs';
+import { once } from 'node:events';
+import { errorMessage } from '../errors';
+import { decodeFrames, encodeFrame } from './chunk-file';
 import { DEFAULTS } from '../config';
 import type { Checkpoint__Output } from '../generated/criu_agent/v1/Checkpoint';
 import type { CheckResponse__Output } from '../generated/criu_agent/v1/CheckResponse';
@@ -7,6 +11,7 @@ import type { DeleteCheckpointResponse__Output } from '../generated/criu_agent/v
 import type { DumpStats__Output } from '../generated/criu_agent/v1/DumpStats';
 import type { ListCheckpointsResponse__Output } from '../generated/criu_agent/v1/ListCheckpointsResponse';
 import type { PreDumpResponse__Output } from '../generated/criu_agent/v1/PreDumpResponse';
+import type { PushCheckpointResponse__Output } from '../generated/criu_agent/v1/PushCheckpointResponse';
 import type { RestoreResponse__Output } from '../generated/criu_agent/v1/RestoreResponse';
 import { EXIT, UsageError, parseCommand, pidArg, positionals, str, type FlagSpec, type FlagValues } from './args';
 import {
@@ -18,6 +23,7 @@ import {
   resolveTarget,
   type AgentMethod,
   type AgentTarget,
+  type CallOptions,
   type CallFailure,
 } from './client';
 import { fields, formatBytes, formatMicros, kindName, stateName, table } from './format';
@@ -32,6 +38,9 @@ export interface Io {
   readonly stderrIsTTY: boolean;
   readonly stderr: NodeJS.WritableStream;
   readonly env: NodeJS.ProcessEnv;
+  /** Binary stdout and stdin, for `export -o -` and `import -`; absent: those refuse. */
+  readonly stdout?: NodeJS.WritableStream;
+  readonly stdin?: NodeJS.ReadableStream;
 }
 
 /** --timeout of the commands that do not run CRIU (ls, show, rm, check, continue). */
@@ -73,6 +82,8 @@ interface CommandContext {
     request: object,
     opts?: { longRunning?: boolean; progress?: Parameters<typeof startProgress>[0] },
   ): Promise<Res>;
+  /** Like call, for calls other than unary ones (streams): `fn` makes the call with these options. */
+  invoke<T>(fn: (connection: AgentConnection, opts: CallOptions) => Promise<T>, opts?: { longRunning?: boolean }): Promise<T>;
 }
 
 /** Thrown by CommandContext.call after printing the failure: carries the exit code. */
@@ -153,23 +164,28 @@ const COMMANDS: Record<string, ClientCommand> = {
   dump: dumpCommand('dump'),
   'pre-dump': dumpCommand('pre-dump'),
   restore: {
-    usage: 'criu-agent restore ID [--final-state running|stopped] [CRIU options] [--no-progress]',
-    about: 'Recreates the tree saved in checkpoint ID, with its original pids. It ends RUNNING unless --final-state stopped.',
-    flags: { 'final-state': { type: 'string' }, 'no-progress': { type: 'boolean' }, ...parseArgsOptions(restoreOptions) },
-    flagsHelp: `  --final-state S    running (the default) or stopped
+    usage: 'criu-agent restore ID|--image REF [ID] [--final-state running|stopped] [CRIU options] [--no-progress]',
+    about:
+      'Recreates the tree saved in checkpoint ID, with its original pids. It ends RUNNING unless --final-state stopped. ' +
+      'With --image the checkpoint image REF is pulled first (as `pull REF --id ID`) unless the same checkpoint is here already.',
+    flags: { image: { type: 'string' }, 'final-state': { type: 'string' }, 'no-progress': { type: 'boolean' }, ...parseArgsOptions(restoreOptions) },
+    flagsHelp: `  --image REF        restore the checkpoint image REF of an OCI registry (registry/repository:tag or @sha256:...)
+  --final-state S    running (the default) or stopped
   --no-progress      no progress line (it is drawn only when stderr is a terminal)
 CRIU options (RestoreOptions in the API; most must match the dump's):
 ${optionsHelp(restoreOptions)}`,
     run: async (ctx, values, args) => {
-      const [id = ''] = positionals(ctx.name, args, ['ID']);
+      const image = str(values, 'image') ?? '';
+      const [id = ''] = image && args.length === 0 ? [''] : positionals(ctx.name, args, ['ID']);
       const request = {
         checkpoint_id: id,
+        image_reference: image,
         final_state: finalState(ctx.name, str(values, 'final-state'), ['running', 'stopped']),
         options: optionsMessage(restoreOptions, values, ctx.name),
       };
       const reply = await ctx.call<RestoreResponse__Output>('Restore', request, {
         longRunning: true,
-        progress: { label: `restore of ${id}`, stream: ctx.io.stderr },
+        progress: { label: `restore of ${image || id}`, stream: ctx.io.stderr },
       });
       if (ctx.json) return printJson(ctx.io, reply);
       const s = reply.stats;
@@ -268,6 +284,140 @@ ${optionsHelp(restoreOptions)}`,
       return EXIT.OK;
     },
   },
+  push: {
+    usage: 'criu-agent push ID REF [--no-progress]',
+    about:
+      'Uploads checkpoint ID, with the pre-dumps it builds on, to the OCI registry image REF (registry/repository:tag), sending only the files ' +
+      "the registry lacks. The agent reaches the registry with the node's credentials and TLS settings (docs/registry.md).",
+    flags: { 'no-progress': { type: 'boolean' } },
+    flagsHelp: '  --no-progress      no progress line (it is drawn only when stderr is a terminal)',
+    run: async (ctx, _values, args) => {
+      const [id = '', ref = ''] = positionals(ctx.name, args, ['ID', 'REF']);
+      const started = Date.now();
+      const reply = await ctx.call<PushCheckpointResponse__Output>(
+        'PushCheckpoint',
+        { checkpoint_id: id, reference: ref },
+        { longRunning: true, progress: { label: `push of ${id} to ${ref}`, stream: ctx.io.stderr } },
+      );
+      if (ctx.json) return printJson(ctx.io, reply);
+      const secs = Math.max((Date.now() - started) / 1000, 0.001);
+      ctx.io.out(
+        `pushed checkpoint ${id} to ${reply.reference}
+` +
+          fields([
+            ['digest', reply.digest],
+            ['uploaded', `${formatBytes(reply.bytes_uploaded)} in ${secs.toFixed(1)} s (${formatBytes(Number(reply.bytes_uploaded) / secs)}/s)`],
+            ['already there', formatBytes(reply.bytes_skipped)],
+          ]) +
+          '\n',
+      );
+      return EXIT.OK;
+    },
+  },
+  pull: {
+    usage: 'criu-agent pull REF [--id ID] [--state-dir DIR] [--no-progress]',
+    about:
+      'Downloads the checkpoint image REF (registry/repository:tag or @sha256:...) into the node as checkpoint ID (default: the tag, else the id the image records). ' +
+      'Every blob and file is checked against its digests before the checkpoint is listed; on any failure nothing is kept.',
+    flags: { id: { type: 'string' }, 'state-dir': { type: 'string' }, 'no-progress': { type: 'boolean' } },
+    flagsHelp: `  --id ID            the local id of the pulled checkpoint
+  --state-dir DIR    the agent's state directory, to show the bytes written so far (default $CRIU_AGENT_STATE_DIR, else ${DEFAULTS.stateDir})
+  --no-progress      no progress line (it is drawn only when stderr is a terminal)`,
+    run: async (ctx, values, args) => {
+      const [ref = ''] = positionals(ctx.name, args, ['REF']);
+      const id = str(values, 'id') ?? '';
+      const started = Date.now();
+      const tag = /:([A-Za-z0-9_][A-Za-z0-9_.-]*)$/.exec(ref.split('@')[0]?.split('/').pop() ?? '')?.[1];
+      const c = await ctx.call<Checkpoint__Output>(
+        'PullCheckpoint',
+        { reference: ref, checkpoint_id: id },
+        { longRunning: true, progress: { label: `pull of ${ref}`, stream: ctx.io.stderr, stateDir: stateDir(values, ctx.io), checkpointId: id || tag } },
+      );
+      if (ctx.json) return printJson(ctx.io, c);
+      const secs = Math.max((Date.now() - started) / 1000, 0.001);
+      ctx.io.out(
+        `pulled ${ref} as checkpoint ${c.checkpoint_id}${c.parent_checkpoint_id ? ` (on ${c.parent_checkpoint_id})` : ''}: ` +
+          `${plural(c.file_count, 'file', 'files')}, ${formatBytes(c.size_bytes)} in ${secs.toFixed(1)} s (${formatBytes(Number(c.size_bytes) / secs)}/s), digests verified\n`,
+      );
+      return EXIT.OK;
+    },
+  },
+  export: {
+    usage: 'criu-agent export ID [--include-parents] [-o FILE|-]',
+    about:
+      'Writes checkpoint ID (with --include-parents also the pre-dumps it builds on) as a checkpoint stream: to FILE, or with "-" (the default) to stdout. ' +
+      '`criu-agent import` on another node stores it there. The file holds the CheckpointChunk messages of ExportCheckpoint, each preceded by its length (a protobuf varint).',
+    flags: { 'include-parents': { type: 'boolean' }, output: { type: 'string', short: 'o' } },
+    flagsHelp: `  --include-parents  also export the pre-dumps ID builds on (else the importing node must have them)
+  -o, --output FILE  where to write the stream; "-" (the default): stdout`,
+    run: async (ctx, values, args) => {
+      const [id = ''] = positionals(ctx.name, args, ['ID']);
+      const target = str(values, 'output') ?? '-';
+      if (target === '-' && !ctx.io.stdout) throw new UsageError(`${ctx.name}: no binary stdout here: name a file with -o FILE`);
+      if (target === '-' && ctx.json) throw new UsageError(`${ctx.name}: --json needs -o FILE (stdout carries the stream)`);
+      // A new file only: a failed export removes it, and never clobbers one that was there.
+      const out = target === '-' ? (ctx.io.stdout as NodeJS.WritableStream) : fs.createWriteStream(target, { flags: 'wx', mode: 0o600 });
+      if (out instanceof fs.WriteStream) await once(out, 'open');
+      let bytes = 0;
+      let files = 0;
+      try {
+        await ctx.invoke(
+          (c, opts) =>
+            c.exportCheckpoint(
+              { checkpoint_id: id, include_parents: values['include-parents'] === true },
+              async (chunk) => {
+                if (chunk.manifest) files += chunk.manifest.files.length;
+                const frame = encodeFrame(chunk);
+                bytes += frame.length;
+                if (!out.write(frame)) await once(out, 'drain');
+              },
+              opts,
+            ),
+          { longRunning: true },
+        );
+      } catch (err) {
+        if (out instanceof fs.WriteStream) {
+          out.destroy();
+          fs.rmSync(target, { force: true });
+        }
+        throw err;
+      }
+      if (out instanceof fs.WriteStream) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      const summary = { checkpoint_id: id, file: target === '-' ? 'stdout' : target, bytes, files };
+      if (ctx.json) return printJson(ctx.io, summary);
+      ctx.io.err(`exported checkpoint ${id}: ${plural(files, 'file', 'files')}, ${formatBytes(bytes)} to ${summary.file}\n`);
+      return EXIT.OK;
+    },
+  },
+  import: {
+    usage: 'criu-agent import [FILE|-]',
+    about:
+      'Stores the checkpoints of a stream written by `criu-agent export` (FILE, or stdin with "-", the default) on the node. ' +
+      'Every file is checked against the exporting node\'s digests before the checkpoints are listed; on any failure nothing is kept.',
+    run: async (ctx, _values, args) => {
+      const [source = '-'] = args.length ? positionals(ctx.name, args, ['FILE']) : ['-'];
+      if (source === '-' && !ctx.io.stdin) throw new UsageError(`${ctx.name}: no binary stdin here: name a FILE`);
+      if (source !== '-' && !fs.existsSync(source)) throw new UsageError(`${ctx.name}: ${source} does not exist`);
+      const input = source === '-' ? (ctx.io.stdin as NodeJS.ReadableStream) : fs.createReadStream(source);
+      let c: Checkpoint__Output;
+      try {
+        c = await ctx.invoke(async (conn, opts) => (await conn.importCheckpoint<Checkpoint__Output>(decodeFrames(input as AsyncIterable<Buffer>), opts)).reply, {
+          longRunning: true,
+        });
+      } catch (err) {
+        if (err instanceof CallFailed || isCallFailure(err)) throw err;
+        ctx.io.err(`criu-agent: ${source === '-' ? 'stdin' : source}: ${errorMessage(err)}; the agent kept nothing\n`);
+        return EXIT.FAILURE;
+      }
+      if (ctx.json) return printJson(ctx.io, c);
+      ctx.io.out(
+        `imported checkpoint ${c.checkpoint_id}${c.parent_checkpoint_id ? ` (on ${c.parent_checkpoint_id})` : ''}: ${plural(c.file_count, 'file', 'files')}, ${formatBytes(c.size_bytes)}, digests verified\n` +
+          fields([['images', c.images_dir]]) +
+          '\n',
+      );
+      return EXIT.OK;
+    },
+  },
   check: {
     usage: 'criu-agent check',
     about: 'Shows the CRIU the agent drives and the kernel features that decide what it can do.',
@@ -323,6 +473,10 @@ export async function runClientCommand(name: string, argv: readonly string[], io
       method: AgentMethod,
       request: object,
       opts: { longRunning?: boolean; progress?: Parameters<typeof startProgress>[0] } = {},
+    ) => ctx.invoke(async (c, callOpts) => (await c.call<Res>(method, request, callOpts)).reply, opts),
+    invoke: async <T>(
+      fn: (c: AgentConnection, opts: CallOptions) => Promise<T>,
+      opts: { longRunning?: boolean; progress?: Parameters<typeof startProgress>[0] } = {},
     ) => {
       // Ctrl-C cancels the call: the agent stops CRIU and leaves the tree running.
       const cancel = new AbortController();
@@ -331,12 +485,7 @@ export async function runClientCommand(name: string, argv: readonly string[], io
       const progress = showProgress && opts.progress ? startProgress(opts.progress) : undefined;
       const timeoutMs = timeout !== undefined ? Number(timeout) * 1000 : opts.longRunning ? undefined : DEFAULT_TIMEOUT_SECONDS * 1000;
       try {
-        const { reply } = await connection.call<Res>(method, request, {
-          timeoutMs,
-          requestId: str(values, 'request-id'),
-          signal: cancel.signal,
-        });
-        return reply;
+        return await fn(connection, { timeoutMs, requestId: str(values, 'request-id'), signal: cancel.signal });
       } catch (err) {
         if (!isCallFailure(err)) throw err;
         progress?.stop();

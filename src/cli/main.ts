@@ -36,6 +36,10 @@ Runs the agent.
   --policy FILE.json            which identities may call which RPCs (deploy/policy.example.json)
   --allow-cgroup PREFIX, --allow-uid UID   only touch processes in these cgroups / of these uids (repeatable)
   --max-calls-per-client N      concurrent calls per client identity; the rest get RESOURCE_EXHAUSTED
+  --registry-auth-file FILE     registry credentials (docker/podman auth.json); default $REGISTRY_AUTH_FILE, then
+                                /run/containers/0/auth.json, then ~/.docker/config.json
+  --registry-insecure HOST[:PORT]   reach this registry over plain HTTP (repeatable); others need HTTPS
+  --registry-ca HOST[:PORT]=FILE    verify this registry's certificate with this CA bundle (repeatable)
   --config FILE.json   settings by name, e.g. {"stateDir": "/srv/criu"}; default $CRIU_AGENT_CONFIG
 Every option can also be set as CRIU_AGENT_<NAME> in the environment (e.g. CRIU_AGENT_STATE_DIR);
 flags win over the environment, which wins over the file. \`criu-agent config print\` shows the result.`;
@@ -78,6 +82,8 @@ export function processIo(): Io {
     stderrIsTTY: process.stderr.isTTY === true,
     stderr: process.stderr,
     env: process.env,
+    stdout: process.stdout,
+    stdin: process.stdin,
   };
 }
 

@@ -5,6 +5,8 @@ import type { CheckRequest as _criu_agent_v1_CheckRequest, CheckRequest__Output 
 import type { CheckResponse as _criu_agent_v1_CheckResponse, CheckResponse__Output as _criu_agent_v1_CheckResponse__Output } from './criu_agent/v1/CheckResponse';
 import type { Checkpoint as _criu_agent_v1_Checkpoint, Checkpoint__Output as _criu_agent_v1_Checkpoint__Output } from './criu_agent/v1/Checkpoint';
 import type { CheckpointAgentClient as _criu_agent_v1_CheckpointAgentClient, CheckpointAgentDefinition as _criu_agent_v1_CheckpointAgentDefinition } from './criu_agent/v1/CheckpointAgent';
+import type { CheckpointChunk as _criu_agent_v1_CheckpointChunk, CheckpointChunk__Output as _criu_agent_v1_CheckpointChunk__Output } from './criu_agent/v1/CheckpointChunk';
+import type { CheckpointManifest as _criu_agent_v1_CheckpointManifest, CheckpointManifest__Output as _criu_agent_v1_CheckpointManifest__Output } from './criu_agent/v1/CheckpointManifest';
 import type { ContinueRequest as _criu_agent_v1_ContinueRequest, ContinueRequest__Output as _criu_agent_v1_ContinueRequest__Output } from './criu_agent/v1/ContinueRequest';
 import type { ContinueResponse as _criu_agent_v1_ContinueResponse, ContinueResponse__Output as _criu_agent_v1_ContinueResponse__Output } from './criu_agent/v1/ContinueResponse';
 import type { DeleteCheckpointRequest as _criu_agent_v1_DeleteCheckpointRequest, DeleteCheckpointRequest__Output as _criu_agent_v1_DeleteCheckpointRequest__Output } from './criu_agent/v1/DeleteCheckpointRequest';
@@ -13,11 +15,17 @@ import type { DumpOptions as _criu_agent_v1_DumpOptions, DumpOptions__Output as 
 import type { DumpRequest as _criu_agent_v1_DumpRequest, DumpRequest__Output as _criu_agent_v1_DumpRequest__Output } from './criu_agent/v1/DumpRequest';
 import type { DumpResponse as _criu_agent_v1_DumpResponse, DumpResponse__Output as _criu_agent_v1_DumpResponse__Output } from './criu_agent/v1/DumpResponse';
 import type { DumpStats as _criu_agent_v1_DumpStats, DumpStats__Output as _criu_agent_v1_DumpStats__Output } from './criu_agent/v1/DumpStats';
+import type { ExportCheckpointRequest as _criu_agent_v1_ExportCheckpointRequest, ExportCheckpointRequest__Output as _criu_agent_v1_ExportCheckpointRequest__Output } from './criu_agent/v1/ExportCheckpointRequest';
+import type { FileData as _criu_agent_v1_FileData, FileData__Output as _criu_agent_v1_FileData__Output } from './criu_agent/v1/FileData';
 import type { GetCheckpointRequest as _criu_agent_v1_GetCheckpointRequest, GetCheckpointRequest__Output as _criu_agent_v1_GetCheckpointRequest__Output } from './criu_agent/v1/GetCheckpointRequest';
 import type { ListCheckpointsRequest as _criu_agent_v1_ListCheckpointsRequest, ListCheckpointsRequest__Output as _criu_agent_v1_ListCheckpointsRequest__Output } from './criu_agent/v1/ListCheckpointsRequest';
 import type { ListCheckpointsResponse as _criu_agent_v1_ListCheckpointsResponse, ListCheckpointsResponse__Output as _criu_agent_v1_ListCheckpointsResponse__Output } from './criu_agent/v1/ListCheckpointsResponse';
+import type { ManifestFile as _criu_agent_v1_ManifestFile, ManifestFile__Output as _criu_agent_v1_ManifestFile__Output } from './criu_agent/v1/ManifestFile';
 import type { PreDumpRequest as _criu_agent_v1_PreDumpRequest, PreDumpRequest__Output as _criu_agent_v1_PreDumpRequest__Output } from './criu_agent/v1/PreDumpRequest';
 import type { PreDumpResponse as _criu_agent_v1_PreDumpResponse, PreDumpResponse__Output as _criu_agent_v1_PreDumpResponse__Output } from './criu_agent/v1/PreDumpResponse';
+import type { PullCheckpointRequest as _criu_agent_v1_PullCheckpointRequest, PullCheckpointRequest__Output as _criu_agent_v1_PullCheckpointRequest__Output } from './criu_agent/v1/PullCheckpointRequest';
+import type { PushCheckpointRequest as _criu_agent_v1_PushCheckpointRequest, PushCheckpointRequest__Output as _criu_agent_v1_PushCheckpointRequest__Output } from './criu_agent/v1/PushCheckpointRequest';
+import type { PushCheckpointResponse as _criu_agent_v1_PushCheckpointResponse, PushCheckpointResponse__Output as _criu_agent_v1_PushCheckpointResponse__Output } from './criu_agent/v1/PushCheckpointResponse';
 import type { RestoreOptions as _criu_agent_v1_RestoreOptions, RestoreOptions__Output as _criu_agent_v1_RestoreOptions__Output } from './criu_agent/v1/RestoreOptions';
 import type { RestoreRequest as _criu_agent_v1_RestoreRequest, RestoreRequest__Output as _criu_agent_v1_RestoreRequest__Output } from './criu_agent/v1/RestoreRequest';
 import type { RestoreResponse as _criu_agent_v1_RestoreResponse, RestoreResponse__Output as _criu_agent_v1_RestoreResponse__Output } from './criu_agent/v1/RestoreResponse';
@@ -49,7 +57,9 @@ export interface ProtoGrpcType {
        * carries `criu-errno` and `criu-log` (the path of CRIU's log on the node).
        */
       CheckpointAgent: SubtypeConstructor<typeof grpc.Client, _criu_agent_v1_CheckpointAgentClient> & { service: _criu_agent_v1_CheckpointAgentDefinition }
+      CheckpointChunk: MessageTypeDefinition<_criu_agent_v1_CheckpointChunk, _criu_agent_v1_CheckpointChunk__Output>
       CheckpointKind: EnumTypeDefinition
+      CheckpointManifest: MessageTypeDefinition<_criu_agent_v1_CheckpointManifest, _criu_agent_v1_CheckpointManifest__Output>
       ContinueRequest: MessageTypeDefinition<_criu_agent_v1_ContinueRequest, _criu_agent_v1_ContinueRequest__Output>
       ContinueResponse: MessageTypeDefinition<_criu_agent_v1_ContinueResponse, _criu_agent_v1_ContinueResponse__Output>
       DeleteCheckpointRequest: MessageTypeDefinition<_criu_agent_v1_DeleteCheckpointRequest, _criu_agent_v1_DeleteCheckpointRequest__Output>
@@ -58,13 +68,19 @@ export interface ProtoGrpcType {
       DumpRequest: MessageTypeDefinition<_criu_agent_v1_DumpRequest, _criu_agent_v1_DumpRequest__Output>
       DumpResponse: MessageTypeDefinition<_criu_agent_v1_DumpResponse, _criu_agent_v1_DumpResponse__Output>
       DumpStats: MessageTypeDefinition<_criu_agent_v1_DumpStats, _criu_agent_v1_DumpStats__Output>
+      ExportCheckpointRequest: MessageTypeDefinition<_criu_agent_v1_ExportCheckpointRequest, _criu_agent_v1_ExportCheckpointRequest__Output>
+      FileData: MessageTypeDefinition<_criu_agent_v1_FileData, _criu_agent_v1_FileData__Output>
       FinalState: EnumTypeDefinition
       GetCheckpointRequest: MessageTypeDefinition<_criu_agent_v1_GetCheckpointRequest, _criu_agent_v1_GetCheckpointRequest__Output>
       ListCheckpointsRequest: MessageTypeDefinition<_criu_agent_v1_ListCheckpointsRequest, _criu_agent_v1_ListCheckpointsRequest__Output>
       ListCheckpointsResponse: MessageTypeDefinition<_criu_agent_v1_ListCheckpointsResponse, _criu_agent_v1_ListCheckpointsResponse__Output>
+      ManifestFile: MessageTypeDefinition<_criu_agent_v1_ManifestFile, _criu_agent_v1_ManifestFile__Output>
       NetworkLock: EnumTypeDefinition
       PreDumpRequest: MessageTypeDefinition<_criu_agent_v1_PreDumpRequest, _criu_agent_v1_PreDumpRequest__Output>
       PreDumpResponse: MessageTypeDefinition<_criu_agent_v1_PreDumpResponse, _criu_agent_v1_PreDumpResponse__Output>
+      PullCheckpointRequest: MessageTypeDefinition<_criu_agent_v1_PullCheckpointRequest, _criu_agent_v1_PullCheckpointRequest__Output>
+      PushCheckpointRequest: MessageTypeDefinition<_criu_agent_v1_PushCheckpointRequest, _criu_agent_v1_PushCheckpointRequest__Output>
+      PushCheckpointResponse: MessageTypeDefinition<_criu_agent_v1_PushCheckpointResponse, _criu_agent_v1_PushCheckpointResponse__Output>
       RestoreOptions: MessageTypeDefinition<_criu_agent_v1_RestoreOptions, _criu_agent_v1_RestoreOptions__Output>
       RestoreRequest: MessageTypeDefinition<_criu_agent_v1_RestoreRequest, _criu_agent_v1_RestoreRequest__Output>
       RestoreResponse: MessageTypeDefinition<_criu_agent_v1_RestoreResponse, _criu_agent_v1_RestoreResponse__Output>

@@ -2,8 +2,16 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log';
 import { AGENT_METHOD_PREFIX, ANONYMOUS_IDENTITY, identityOf, peerOf, type Transports } from './authz';
 
-/** The calls that change something on the node or in the store. */
-export const AUDITED_METHODS: ReadonlySet<string> = new Set(['Dump', 'PreDump', 'Restore', 'Continue', 'DeleteCheckpoint']);
+/** The calls that change something on the node or in the store, or take a checkpoint's contents off it. */
+export const AUDITED_METHODS: ReadonlySet<string> = new Set([
+  'Dump',
+  'PreDump',
+  'Restore',
+  'Continue',
+  'DeleteCheckpoint',
+  'ExportCheckpoint',
+  'ImportCheckpoint',
+]);
 
 /** The request fields an audit line names (keepCase field names). */
 interface AuditedRequest {
@@ -12,10 +20,18 @@ interface AuditedRequest {
   parent_checkpoint_id?: string;
 }
 
+/** What a request (or, for a client stream, its latest manifest chunk) names. */
+function auditedRequest(message: unknown, previous: AuditedRequest | undefined): AuditedRequest | undefined {
+  const m = message as (AuditedRequest & { chunk?: string; manifest?: { checkpoint?: AuditedRequest | null } | null }) | null;
+  if (m?.chunk === 'data') return previous;
+  if (m?.chunk === 'manifest') return m.manifest?.checkpoint ?? previous;
+  return m ?? undefined;
+}
+
 /**
  * The one place audit lines are written: a grpc-js server interceptor that,
  * for every state-changing call (Dump, PreDump, Restore, Continue,
- * DeleteCheckpoint), logs one line on a child logger marked `audit: true`
+ * DeleteCheckpoint, ImportCheckpoint) and every ExportCheckpoint, logs one line on a child logger marked `audit: true`
  * with who called (identity), what (method), on which tree (pid) or
  * checkpoint (checkpointId), the result (gRPC status code name) and how long
  * it took (ms). Calls refused by the policy or the per-client limit are
@@ -57,7 +73,7 @@ export function auditInterceptor(opts: { transports: Transports; log: Logger }):
       start: (next) =>
         next({
           onReceiveMessage: (message, nextMessage) => {
-            request = message as AuditedRequest;
+            request = auditedRequest(message, request);
             nextMessage(message);
           },
           onReceiveHalfClose: (nextHalfClose) => {

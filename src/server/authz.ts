@@ -98,6 +98,16 @@ export function certificateNames(cert: Pick<PeerCertificate, 'subjectaltname' | 
   return [...new Set(names)];
 }
 
+/**
+ * The RPCs a call needs the right to: its own, and for a Restore by
+ * image_reference also PullCheckpoint (it writes a checkpoint into the store
+ * from a registry, which a client allowed to restore only must not do).
+ */
+export function methodsRequired(method: string, request: unknown): string[] {
+  const ref = (request as { image_reference?: unknown } | null | undefined)?.image_reference;
+  return method === 'Restore' && typeof ref === 'string' && ref !== '' ? [method, 'PullCheckpoint'] : [method];
+}
+
 /** The decision for one call: allowed, or the sentence of the PERMISSION_DENIED. */
 export type Decision = { ok: true } | { ok: false; reason: string };
 
@@ -165,7 +175,7 @@ export function authzInterceptor(opts: AuthzOptions): grpc.ServerInterceptor {
     let metadata: grpc.Metadata | undefined;
     let decided: boolean | undefined;
     /** Authorizes and counts the call once, when its request arrives; false: refused (and answered). */
-    const admit = (): boolean => {
+    const admit = (message?: unknown): boolean => {
       if (decided !== undefined) return decided;
       // A refused call never reaches the handler that gives calls their id: give it one here, so
       // that the client's error, this log line and the audit line can be matched.
@@ -177,8 +187,10 @@ export function authzInterceptor(opts: AuthzOptions): grpc.ServerInterceptor {
         call.sendStatus({ code, details, metadata: trailers });
         return (decided = false);
       };
-      const decision = authorize(opts.policy(), who, method);
-      if (!decision.ok) return refuse(grpc.status.PERMISSION_DENIED, decision.reason);
+      for (const m of methodsRequired(method, message)) {
+        const decision = authorize(opts.policy(), who, m);
+        if (!decision.ok) return refuse(grpc.status.PERMISSION_DENIED, m === method ? decision.reason : `${decision.reason} (${method} with image_reference pulls, as ${m})`);
+      }
       const n = inFlight.get(name) ?? 0;
       if (n >= opts.maxCallsPerClient) {
         return refuse(
@@ -201,7 +213,7 @@ export function authzInterceptor(opts: AuthzOptions): grpc.ServerInterceptor {
           // then seen which tree or checkpoint a refused call was about. The handler starts only after
           // the request, so a refused call still never reaches it.
           onReceiveMessage: (message, nextMessage) => {
-            if (admit()) nextMessage(message);
+            if (admit(message)) nextMessage(message);
           },
           onReceiveHalfClose: (nextHalfClose) => {
             if (!admit()) return;

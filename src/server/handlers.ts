@@ -1,35 +1,14 @@
 import type { CheckpointAgentHandlers } from '../generated/criu_agent/v1/CheckpointAgent';
-import type { FinalState__Output } from '../generated/criu_agent/v1/FinalState';
-import type { FinalState } from '../finalState';
 import type { Logger } from '../log';
-import type { DumpStats, RestoreStats } from '../criu/stats';
+import type { RestoreStats } from '../criu/stats';
+import type { CheckpointChunk } from '../generated/criu_agent/v1/CheckpointChunk';
 import type { Checkpoint } from '../generated/criu_agent/v1/Checkpoint';
-import type { DumpStats as WireDumpStats } from '../generated/criu_agent/v1/DumpStats';
 import type { RestoreStats as WireRestoreStats } from '../generated/criu_agent/v1/RestoreStats';
 import type { PreDumpResponse } from '../generated/criu_agent/v1/PreDumpResponse';
 import type { CheckpointInfo, DumpResult, Services } from '../service';
-import { unary } from './unary';
-import { cascadeOf, checkpointRefOf, continuePidOf, dumpParamsOf, restoreParamsOf } from './validate';
-
-const WIRE: Record<FinalState, FinalState__Output> = {
-  RUNNING: 'FINAL_STATE_RUNNING',
-  STOPPED: 'FINAL_STATE_STOPPED',
-  DEAD: 'FINAL_STATE_DEAD',
-};
-
-function dumpStats(s: DumpStats | undefined): WireDumpStats | null {
-  if (!s) return null;
-  return {
-    freezing_time_us: s.freezingTimeUs,
-    frozen_time_us: s.frozenTimeUs,
-    memdump_time_us: s.memdumpTimeUs,
-    memwrite_time_us: s.memwriteTimeUs,
-    pages_scanned: s.pagesScanned,
-    pages_skipped_parent: s.pagesSkippedParent,
-    pages_written: s.pagesWritten,
-    pages_lazy: s.pagesLazy,
-  };
-}
+import { checkpointToWire, dumpStatsToWire as dumpStats, manifestToWire, WIRE_FINAL_STATE as WIRE, type TransferItem } from '../transfer';
+import { clientStream, serverStream, unary } from './unary';
+import { cascadeOf, checkpointRefOf, continuePidOf, dumpParamsOf, exportParamsOf, pullParamsOf, pushParamsOf, restoreParamsOf, transferItemOf } from './validate';
 
 function restoreStats(s: RestoreStats | undefined): WireRestoreStats | null {
   if (!s) return null;
@@ -43,24 +22,14 @@ function restoreStats(s: RestoreStats | undefined): WireRestoreStats | null {
 }
 
 function checkpoint(c: CheckpointInfo): Checkpoint {
-  return {
-    checkpoint_id: c.id,
-    kind: c.kind === 'dump' ? 'CHECKPOINT_KIND_DUMP' : 'CHECKPOINT_KIND_PRE_DUMP',
-    parent_checkpoint_id: c.parentId ?? '',
-    pid: c.pid,
-    pids: c.pids,
-    command_line: c.commandLine,
-    created_at: c.createdAt,
-    criu_version: c.criuVersion,
-    kernel: c.kernel,
-    final_state: WIRE[c.finalState],
-    size_bytes: c.sizeBytes,
-    file_count: c.fileCount,
-    stats: dumpStats(c.stats),
-    images_dir: c.imagesDir,
-    children: c.children,
-    digest_algorithm: c.digestAlgorithm,
-  };
+  return checkpointToWire(c, c.imagesDir, c.children);
+}
+
+/** A stream item as the API's CheckpointChunk. */
+function chunkToWire(item: TransferItem): CheckpointChunk {
+  return item.kind === 'manifest'
+    ? { manifest: manifestToWire(item.record) }
+    : { data: { path: item.path, offset: item.offset, data: item.bytes } };
 }
 
 function dumpResponse(r: DumpResult): PreDumpResponse {
@@ -90,7 +59,10 @@ export function agentHandlers(services: Services, log: Logger): CheckpointAgentH
       dumpResponse(await services.dump.preDump(dumpParamsOf(req, 'pre-dump'), signal, requestId)),
     ),
     Restore: unary(log, 'Restore', async (req, { signal, requestId }) => {
-      const r = await services.restore.restore(restoreParamsOf(req), signal, requestId);
+      const { imageReference, ...params } = restoreParamsOf(req);
+      // Restore by reference: pull unless the same checkpoint is here already, then restore it.
+      if (imageReference) params.checkpointId = (await services.registry.pull(imageReference, params.checkpointId, { reuse: true }, signal, requestId)).checkpoint.id;
+      const r = await services.restore.restore(params, signal, requestId);
       return {
         pid: r.pid,
         final_state: WIRE[r.finalState],
@@ -109,6 +81,25 @@ export function agentHandlers(services: Services, log: Logger): CheckpointAgentH
     DeleteCheckpoint: unary(log, 'DeleteCheckpoint', async (req) => ({
       deleted: await services.checkpoints.delete(checkpointRefOf(req), cascadeOf(req)),
     })),
+    ExportCheckpoint: serverStream(log, 'ExportCheckpoint', async function* (req, { signal, requestId }) {
+      const { checkpointId, includeParents } = exportParamsOf(req);
+      for await (const item of services.transfer.export(checkpointId, includeParents, signal, requestId)) yield chunkToWire(item);
+    }),
+    ImportCheckpoint: clientStream(log, 'ImportCheckpoint', async (chunks, { signal, requestId }) => {
+      const items = (async function* () {
+        for await (const c of chunks) yield transferItemOf(c);
+      })();
+      return checkpoint(await services.transfer.import(items, signal, requestId));
+    }),
+    PushCheckpoint: unary(log, 'PushCheckpoint', async (req, { signal, requestId }) => {
+      const { checkpointId, reference } = pushParamsOf(req);
+      const r = await services.registry.push(checkpointId, reference, signal, requestId);
+      return { digest: r.digest, bytes_uploaded: r.bytesUploaded, bytes_skipped: r.bytesSkipped, reference: r.reference };
+    }),
+    PullCheckpoint: unary(log, 'PullCheckpoint', async (req, { signal, requestId }) => {
+      const { reference, checkpointId } = pullParamsOf(req);
+      return checkpoint((await services.registry.pull(reference, checkpointId, {}, signal, requestId)).checkpoint);
+    }),
     Check: unary(log, 'Check', async (_req, { signal }) => {
       const r = await services.check.check(signal);
       return {

@@ -7,6 +7,7 @@ const CODES: Record<ErrorKind, grpc.status> = {
   'already-exists': grpc.status.ALREADY_EXISTS,
   'failed-precondition': grpc.status.FAILED_PRECONDITION,
   'permission-denied': grpc.status.PERMISSION_DENIED,
+  unauthenticated: grpc.status.UNAUTHENTICATED,
   'resource-exhausted': grpc.status.RESOURCE_EXHAUSTED,
   aborted: grpc.status.ABORTED,
   cancelled: grpc.status.CANCELLED,

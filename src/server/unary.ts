@@ -35,6 +35,64 @@ export function requestIdOf(metadata: grpc.Metadata | undefined): string {
   return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : newRequestId();
 }
 
+/** What every adapter below shares for one call: its id, log, abort signal, and the one mapping of outcomes to a status. */
+interface CallScope {
+  ctx: CallContext;
+  /** The call ended well: logs it, returns the trailers to send. */
+  ok(): grpc.Metadata;
+  /** The call failed: logs it, returns the status to send. */
+  fail(err: unknown): Partial<grpc.StatusObject>;
+}
+
+type AnyServerCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+
+function openScope(log: Logger, method: string, call: AnyServerCall): CallScope {
+  // `metadata` is optional here only for the unit tests' fake calls.
+  const requestId = requestIdOf((call as Partial<typeof call>).metadata);
+  const callLog = log.child({ requestId, method });
+  const controller = new AbortController();
+  const started = Date.now();
+  let answered = false;
+  const abort = (reason: 'cancelled' | 'deadline'): void => {
+    // grpc-js reports every call as cancelled once its status is sent, answered or not.
+    if (answered || controller.signal.aborted) return;
+    callLog.info({ reason }, `${method}: ${reason === 'deadline' ? "the call's deadline passed" : 'the client cancelled'}, stopping`);
+    controller.abort(
+      reason === 'deadline'
+        ? new AgentError('deadline-exceeded', `${method}: the call's deadline passed; CRIU was stopped and the tree left as it was`)
+        : new AgentError('cancelled', `${method}: the client cancelled the call; CRIU was stopped and the tree left as it was`),
+    );
+  };
+  // grpc-js answers an expired deadline itself, and then does not always
+  // report the call as cancelled: keep our own timer so CRIU is stopped.
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  const timer = Number.isFinite(deadlineMs) ? setTimeout(() => abort('deadline'), Math.max(0, deadlineMs - Date.now())) : undefined;
+  (call as NodeJS.EventEmitter).on('cancelled', () => abort(Number.isFinite(deadlineMs) && deadlineMs <= Date.now() + 5 ? 'deadline' : 'cancelled'));
+  const settle = (): void => {
+    answered = true;
+    clearTimeout(timer);
+  };
+  callLog.debug({ peer: peerOf(call) }, `${method} started`);
+  return {
+    ctx: { signal: controller.signal, requestId },
+    ok: () => {
+      settle();
+      callLog.info({ ms: Date.now() - started, code: 'OK' }, `${method} ok`);
+      const trailer = new grpc.Metadata();
+      trailer.set(REQUEST_ID_KEY, requestId);
+      return trailer;
+    },
+    fail: (err) => {
+      settle();
+      const status = toStatus(err);
+      status.metadata?.set(REQUEST_ID_KEY, requestId);
+      callLog.warn({ ms: Date.now() - started, code: grpc.status[status.code ?? grpc.status.UNKNOWN], error: status.details }, `${method} failed`);
+      return status;
+    },
+  };
+}
+
 /**
  * The one adapter between grpc-js (which ignores returned promises) and the
  * async handlers: awaits, maps every error in one place, turns the client's
@@ -46,56 +104,77 @@ export function unary<Req, Res>(
   handler: (req: Req, ctx: CallContext) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    // `metadata` is optional here only for the unit tests' fake calls.
-    const requestId = requestIdOf((call as Partial<typeof call>).metadata);
-    const callLog = log.child({ requestId, method });
-    const controller = new AbortController();
-    const started = Date.now();
-    let answered = false;
-    const abort = (reason: 'cancelled' | 'deadline'): void => {
-      // grpc-js reports every call as cancelled once its status is sent, answered or not.
-      if (answered || controller.signal.aborted) return;
-      callLog.info({ reason }, `${method}: ${reason === 'deadline' ? "the call's deadline passed" : 'the client cancelled'}, stopping`);
-      controller.abort(
-        reason === 'deadline'
-          ? new AgentError('deadline-exceeded', `${method}: the call's deadline passed; CRIU was stopped and the tree left as it was`)
-          : new AgentError('cancelled', `${method}: the client cancelled the call; CRIU was stopped and the tree left as it was`),
-      );
-    };
-    // grpc-js answers an expired deadline itself, and then does not always
-    // report the call as cancelled: keep our own timer so CRIU is stopped.
-    const deadline = call.getDeadline();
-    const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-    const timer = Number.isFinite(deadlineMs) ? setTimeout(() => abort('deadline'), Math.max(0, deadlineMs - Date.now())) : undefined;
-    call.on('cancelled', () => abort(Number.isFinite(deadlineMs) && deadlineMs <= Date.now() + 5 ? 'deadline' : 'cancelled'));
-    const settle = (): void => {
-      answered = true;
-      clearTimeout(timer);
-    };
-    const trailer = new grpc.Metadata();
-    trailer.set(REQUEST_ID_KEY, requestId);
-    callLog.debug({ peer: peerOf(call) }, `${method} started`);
-    handler(call.request, { signal: controller.signal, requestId }).then(
-      (res) => {
-        settle();
-        callLog.info({ ms: Date.now() - started, code: 'OK' }, `${method} ok`);
-        callback(null, res, trailer);
-      },
-      (err: unknown) => {
-        settle();
-        const status = toStatus(err);
-        status.metadata?.set(REQUEST_ID_KEY, requestId);
-        callLog.warn(
-          { ms: Date.now() - started, code: grpc.status[status.code ?? grpc.status.UNKNOWN], error: status.details },
-          `${method} failed`,
-        );
-        callback(status);
-      },
+    const scope = openScope(log, method, call);
+    handler(call.request, scope.ctx).then(
+      (res) => callback(null, res, scope.ok()),
+      (err: unknown) => callback(scope.fail(err)),
     );
   };
 }
 
-function peerOf(call: grpc.ServerUnaryCall<unknown, unknown>): string | undefined {
+/**
+ * unary's counterpart for server-streaming calls: the handler's messages are
+ * written with the stream's flow control (a slow client slows the producer,
+ * nothing piles up in memory), errors end the call with their status.
+ */
+export function serverStream<Req, Res>(
+  log: Logger,
+  method: string,
+  handler: (req: Req, ctx: CallContext) => AsyncIterable<Res>,
+): grpc.handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const scope = openScope(log, method, call);
+    const pump = async (): Promise<void> => {
+      for await (const msg of handler(call.request, scope.ctx)) {
+        scope.ctx.signal.throwIfAborted();
+        if (!call.write(msg)) await drained(call, scope.ctx.signal);
+      }
+    };
+    pump().then(
+      () => call.end(scope.ok()),
+      (err: unknown) => call.emit('error', scope.fail(err)),
+    );
+  };
+}
+
+/**
+ * unary's counterpart for client-streaming calls: the handler reads the
+ * client's messages as an async iterable (ending when the client half-closes;
+ * a cancel aborts the signal) and answers once.
+ */
+export function clientStream<Req, Res>(
+  log: Logger,
+  method: string,
+  handler: (reqs: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>,
+): grpc.handleClientStreamingCall<Req, Res> {
+  return (call, callback) => {
+    const scope = openScope(log, method, call);
+    const messages = (async function* (): AsyncGenerator<Req> {
+      for await (const m of call as AsyncIterable<Req>) yield m;
+      // grpc-js ends the readable side on a cancel as on a half-close.
+      scope.ctx.signal.throwIfAborted();
+    })();
+    handler(messages, scope.ctx).then(
+      (res) => callback(null, res, scope.ok()),
+      (err: unknown) => callback(scope.fail(err)),
+    );
+  };
+}
+
+function drained(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => {
+      call.off('drain', done);
+      signal.removeEventListener('abort', done);
+      if (signal.aborted) reject(signal.reason as Error);
+      else resolve();
+    };
+    call.on('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function peerOf(call: AnyServerCall): string | undefined {
   try {
     return typeof call.getPeer === 'function' ? call.getPeer() : undefined;
   } catch {

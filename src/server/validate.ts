@@ -14,7 +14,10 @@ import { invalidArgument } from '../errors';
 import { resolveFinalState, type Operation, type RequestedState } from '../finalState';
 import type { DumpParams, RestoreParams } from '../service';
 import { validateDumpOptions, validateRestoreOptions } from '../service/options';
+import { parseReference } from '../registry/reference';
 import { validateCheckpointId } from '../store';
+import type { CheckpointChunk__Output } from '../generated/criu_agent/v1/CheckpointChunk';
+import { manifestFromWire, type TransferItem } from '../transfer';
 
 /** Linux's PID_MAX_LIMIT (4M): pids are below it on every kernel. */
 export const PID_MAX_LIMIT = 4_194_304;
@@ -97,11 +100,38 @@ export function dumpParamsOf(req: unknown, op: Extract<Operation, 'dump' | 'pre-
   return { pid, checkpointId, requested, parentId, options: validateDumpOptions(r.options) };
 }
 
-export function restoreParamsOf(req: unknown): RestoreParams {
+export function restoreParamsOf(req: unknown): RestoreParams & { imageReference: string } {
+  const r = fields(req);
+  const imageReference = optionalReferenceOf(r.image_reference, 'image_reference');
+  // With an image reference the id is optional: where to pull to.
+  const checkpointId = imageReference ? optionalCheckpointIdOf(r.checkpoint_id, 'checkpoint_id') : checkpointIdOf(r.checkpoint_id);
+  const requested = finalStateFor('restore', r.final_state);
+  return { checkpointId, requested, options: validateRestoreOptions(r.options), imageReference };
+}
+
+/** An optional image reference (PullCheckpoint's and Restore's): '' when unset, else checked by parseReference. */
+function optionalReferenceOf(v: unknown, field: string): string {
+  if (v === undefined || v === null || v === '') return '';
+  if (typeof v !== 'string') throw invalidArgument(`${field} must be a string, got ${typeof v}`);
+  parseReference(v, field);
+  return v;
+}
+
+/** PushCheckpoint: a checkpoint id and a reference with a tag. */
+export function pushParamsOf(req: unknown): { checkpointId: string; reference: string } {
   const r = fields(req);
   const checkpointId = checkpointIdOf(r.checkpoint_id);
-  const requested = finalStateFor('restore', r.final_state);
-  return { checkpointId, requested, options: validateRestoreOptions(r.options) };
+  if (typeof r.reference !== 'string') throw invalidArgument('reference must be a string, e.g. "registry.example:5000/team/web:ckpt-42"');
+  parseReference(r.reference);
+  return { checkpointId, reference: r.reference };
+}
+
+/** PullCheckpoint: a reference (tag or digest) and an optional local id. */
+export function pullParamsOf(req: unknown): { reference: string; checkpointId: string } {
+  const r = fields(req);
+  const reference = optionalReferenceOf(r.reference, 'reference');
+  if (!reference) parseReference('');
+  return { reference, checkpointId: optionalCheckpointIdOf(r.checkpoint_id, 'checkpoint_id') };
 }
 
 export function continuePidOf(req: unknown): number {
@@ -118,4 +148,27 @@ export function cascadeOf(req: unknown): boolean {
   if (v === undefined || v === null) return false;
   if (typeof v !== 'boolean') throw invalidArgument(`cascade must be true or false, got ${typeof v}`);
   return v;
+}
+
+/** ExportCheckpoint's request. */
+export function exportParamsOf(req: unknown): { checkpointId: string; includeParents: boolean } {
+  const r = fields(req);
+  const v = r.include_parents;
+  if (v !== undefined && v !== null && typeof v !== 'boolean') throw invalidArgument(`include_parents must be true or false, got ${typeof v}`);
+  return { checkpointId: checkpointIdOf(r.checkpoint_id), includeParents: v === true };
+}
+
+/**
+ * One CheckpointChunk of an ImportCheckpoint stream as a stream item: exactly
+ * one of manifest and data; the manifest's shape checked (its ids, paths and
+ * digests are the writer's to check, for every source of streams alike).
+ */
+export function transferItemOf(chunk: CheckpointChunk__Output): TransferItem {
+  if (chunk.manifest) return { kind: 'manifest', record: manifestFromWire(chunk.manifest) };
+  if (chunk.data) {
+    const offset = Number(chunk.data.offset);
+    if (!Number.isSafeInteger(offset)) throw invalidArgument(`data chunk of ${chunk.data.path}: offset ${chunk.data.offset} is out of range`);
+    return { kind: 'data', path: chunk.data.path, offset, bytes: chunk.data.data };
+  }
+  throw invalidArgument('a CheckpointChunk must carry a manifest or data');
 }

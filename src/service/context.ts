@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import type { AgentConfig } from '../config';
 import type { CriuClient, CriuFeatures, CriuVersion } from '../criu/client';
+import type { RegistryClient } from '../registry/client';
 import { AgentError } from '../errors';
 import type { FinalState } from '../finalState';
 import { continueTree, snapshotTree, treeStatus, waitForTreeStatus, type TreeSnapshot, type TreeStatus } from '../proctree';
@@ -14,6 +15,8 @@ export interface ServiceDeps {
   config: AgentConfig;
   criu: CriuClient;
   store: CheckpointStore;
+  /** The OCI registry client of PushCheckpoint/PullCheckpoint; default: HttpRegistryClient with config.registry. */
+  registry?: RegistryClient;
 }
 
 /** State the capability services share: the locks, and CRIU facts that do not change while the agent runs. */

@@ -117,7 +117,17 @@ function tcpAddressIn(log: string): string {
   throw new Error(`the agent logged no TCP listener:\n${log}`);
 }
 
-export type Method = 'Dump' | 'PreDump' | 'Restore' | 'Continue' | 'Check' | 'ListCheckpoints' | 'GetCheckpoint' | 'DeleteCheckpoint';
+export type Method =
+  | 'Dump'
+  | 'PreDump'
+  | 'Restore'
+  | 'Continue'
+  | 'Check'
+  | 'ListCheckpoints'
+  | 'GetCheckpoint'
+  | 'DeleteCheckpoint'
+  | 'PushCheckpoint'
+  | 'PullCheckpoint';
 
 type Unary<Res> = (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall;
 

@@ -355,6 +355,9 @@ describe('reportConfig (criu-agent config print)', () => {
         'allowCgroup',
         'allowUid',
         'maxCallsPerClient',
+        'registryAuthFile',
+        'registryInsecure',
+        'registryCa',
       ].sort(),
     );
   });

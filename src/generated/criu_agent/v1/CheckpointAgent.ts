@@ -5,17 +5,22 @@ import type { MethodDefinition } from '@grpc/proto-loader'
 import type { CheckRequest as _criu_agent_v1_CheckRequest, CheckRequest__Output as _criu_agent_v1_CheckRequest__Output } from '../../criu_agent/v1/CheckRequest';
 import type { CheckResponse as _criu_agent_v1_CheckResponse, CheckResponse__Output as _criu_agent_v1_CheckResponse__Output } from '../../criu_agent/v1/CheckResponse';
 import type { Checkpoint as _criu_agent_v1_Checkpoint, Checkpoint__Output as _criu_agent_v1_Checkpoint__Output } from '../../criu_agent/v1/Checkpoint';
+import type { CheckpointChunk as _criu_agent_v1_CheckpointChunk, CheckpointChunk__Output as _criu_agent_v1_CheckpointChunk__Output } from '../../criu_agent/v1/CheckpointChunk';
 import type { ContinueRequest as _criu_agent_v1_ContinueRequest, ContinueRequest__Output as _criu_agent_v1_ContinueRequest__Output } from '../../criu_agent/v1/ContinueRequest';
 import type { ContinueResponse as _criu_agent_v1_ContinueResponse, ContinueResponse__Output as _criu_agent_v1_ContinueResponse__Output } from '../../criu_agent/v1/ContinueResponse';
 import type { DeleteCheckpointRequest as _criu_agent_v1_DeleteCheckpointRequest, DeleteCheckpointRequest__Output as _criu_agent_v1_DeleteCheckpointRequest__Output } from '../../criu_agent/v1/DeleteCheckpointRequest';
 import type { DeleteCheckpointResponse as _criu_agent_v1_DeleteCheckpointResponse, DeleteCheckpointResponse__Output as _criu_agent_v1_DeleteCheckpointResponse__Output } from '../../criu_agent/v1/DeleteCheckpointResponse';
 import type { DumpRequest as _criu_agent_v1_DumpRequest, DumpRequest__Output as _criu_agent_v1_DumpRequest__Output } from '../../criu_agent/v1/DumpRequest';
 import type { DumpResponse as _criu_agent_v1_DumpResponse, DumpResponse__Output as _criu_agent_v1_DumpResponse__Output } from '../../criu_agent/v1/DumpResponse';
+import type { ExportCheckpointRequest as _criu_agent_v1_ExportCheckpointRequest, ExportCheckpointRequest__Output as _criu_agent_v1_ExportCheckpointRequest__Output } from '../../criu_agent/v1/ExportCheckpointRequest';
 import type { GetCheckpointRequest as _criu_agent_v1_GetCheckpointRequest, GetCheckpointRequest__Output as _criu_agent_v1_GetCheckpointRequest__Output } from '../../criu_agent/v1/GetCheckpointRequest';
 import type { ListCheckpointsRequest as _criu_agent_v1_ListCheckpointsRequest, ListCheckpointsRequest__Output as _criu_agent_v1_ListCheckpointsRequest__Output } from '../../criu_agent/v1/ListCheckpointsRequest';
 import type { ListCheckpointsResponse as _criu_agent_v1_ListCheckpointsResponse, ListCheckpointsResponse__Output as _criu_agent_v1_ListCheckpointsResponse__Output } from '../../criu_agent/v1/ListCheckpointsResponse';
 import type { PreDumpRequest as _criu_agent_v1_PreDumpRequest, PreDumpRequest__Output as _criu_agent_v1_PreDumpRequest__Output } from '../../criu_agent/v1/PreDumpRequest';
 import type { PreDumpResponse as _criu_agent_v1_PreDumpResponse, PreDumpResponse__Output as _criu_agent_v1_PreDumpResponse__Output } from '../../criu_agent/v1/PreDumpResponse';
+import type { PullCheckpointRequest as _criu_agent_v1_PullCheckpointRequest, PullCheckpointRequest__Output as _criu_agent_v1_PullCheckpointRequest__Output } from '../../criu_agent/v1/PullCheckpointRequest';
+import type { PushCheckpointRequest as _criu_agent_v1_PushCheckpointRequest, PushCheckpointRequest__Output as _criu_agent_v1_PushCheckpointRequest__Output } from '../../criu_agent/v1/PushCheckpointRequest';
+import type { PushCheckpointResponse as _criu_agent_v1_PushCheckpointResponse, PushCheckpointResponse__Output as _criu_agent_v1_PushCheckpointResponse__Output } from '../../criu_agent/v1/PushCheckpointResponse';
 import type { RestoreRequest as _criu_agent_v1_RestoreRequest, RestoreRequest__Output as _criu_agent_v1_RestoreRequest__Output } from '../../criu_agent/v1/RestoreRequest';
 import type { RestoreResponse as _criu_agent_v1_RestoreResponse, RestoreResponse__Output as _criu_agent_v1_RestoreResponse__Output } from '../../criu_agent/v1/RestoreResponse';
 
@@ -107,6 +112,31 @@ export interface CheckpointAgentClient extends grpc.Client {
   dump(argument: _criu_agent_v1_DumpRequest, callback: grpc.requestCallback<_criu_agent_v1_DumpResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * ExportCheckpoint streams a checkpoint out of this node: for each
+   * checkpoint (with `include_parents`, the pre-dumps it builds on first,
+   * oldest first), a `manifest` chunk, then its files' bytes in `data`
+   * chunks, in manifest order. What it streams is exactly what
+   * ImportCheckpoint takes, so `grpcurl ... ExportCheckpoint | grpcurl -d @
+   * ... ImportCheckpoint` moves a checkpoint between nodes. Files are checked
+   * against this node's digests while they are read: DATA_LOSS when one
+   * changed since the dump.
+   */
+  ExportCheckpoint(argument: _criu_agent_v1_ExportCheckpointRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_criu_agent_v1_CheckpointChunk__Output>;
+  ExportCheckpoint(argument: _criu_agent_v1_ExportCheckpointRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_criu_agent_v1_CheckpointChunk__Output>;
+  /**
+   * ExportCheckpoint streams a checkpoint out of this node: for each
+   * checkpoint (with `include_parents`, the pre-dumps it builds on first,
+   * oldest first), a `manifest` chunk, then its files' bytes in `data`
+   * chunks, in manifest order. What it streams is exactly what
+   * ImportCheckpoint takes, so `grpcurl ... ExportCheckpoint | grpcurl -d @
+   * ... ImportCheckpoint` moves a checkpoint between nodes. Files are checked
+   * against this node's digests while they are read: DATA_LOSS when one
+   * changed since the dump.
+   */
+  exportCheckpoint(argument: _criu_agent_v1_ExportCheckpointRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_criu_agent_v1_CheckpointChunk__Output>;
+  exportCheckpoint(argument: _criu_agent_v1_ExportCheckpointRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_criu_agent_v1_CheckpointChunk__Output>;
+  
+  /**
    * GetCheckpoint describes one checkpoint: its manifest.
    */
   GetCheckpoint(argument: _criu_agent_v1_GetCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
@@ -120,6 +150,39 @@ export interface CheckpointAgentClient extends grpc.Client {
   getCheckpoint(argument: _criu_agent_v1_GetCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
   getCheckpoint(argument: _criu_agent_v1_GetCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
   getCheckpoint(argument: _criu_agent_v1_GetCheckpointRequest, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * ImportCheckpoint stores the checkpoints of a stream made by
+   * ExportCheckpoint. Files are written into a hidden temporary directory and
+   * hashed as they arrive; the checkpoints are listed only once every file of
+   * every one of them matched the sender's manifest (size and XXH64 digest),
+   * all of them or none. ALREADY_EXISTS when a checkpoint id is taken,
+   * FAILED_PRECONDITION when a parent is neither on this node nor earlier in
+   * the stream, RESOURCE_EXHAUSTED when the state directory lacks the space
+   * (checked before anything is written, and on ENOSPC), DATA_LOSS when a file
+   * does not match its digest or the stream ends early, INVALID_ARGUMENT for a
+   * malformed stream. Returns the (last) checkpoint as stored here.
+   */
+  ImportCheckpoint(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientWritableStream<_criu_agent_v1_CheckpointChunk>;
+  ImportCheckpoint(metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientWritableStream<_criu_agent_v1_CheckpointChunk>;
+  ImportCheckpoint(options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientWritableStream<_criu_agent_v1_CheckpointChunk>;
+  ImportCheckpoint(callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientWritableStream<_criu_agent_v1_CheckpointChunk>;
+  /**
+   * ImportCheckpoint stores the checkpoints of a stream made by
+   * ExportCheckpoint. Files are written into a hidden temporary directory and
+   * hashed as they arrive; the checkpoints are listed only once every file of
+   * every one of them matched the sender's manifest (size and XXH64 digest),
+   * all of them or none. ALREADY_EXISTS when a checkpoint id is taken,
+   * FAILED_PRECONDITION when a parent is neither on this node nor earlier in
+   * the stream, RESOURCE_EXHAUSTED when the state directory lacks the space
+   * (checked before anything is written, and on ENOSPC), DATA_LOSS when a file
+   * does not match its digest or the stream ends early, INVALID_ARGUMENT for a
+   * malformed stream. Returns the (last) checkpoint as stored here.
+   */
+  importCheckpoint(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientWritableStream<_criu_agent_v1_CheckpointChunk>;
+  importCheckpoint(metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientWritableStream<_criu_agent_v1_CheckpointChunk>;
+  importCheckpoint(options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientWritableStream<_criu_agent_v1_CheckpointChunk>;
+  importCheckpoint(callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientWritableStream<_criu_agent_v1_CheckpointChunk>;
   
   /**
    * ListCheckpoints lists the complete checkpoints on this node, oldest
@@ -158,6 +221,54 @@ export interface CheckpointAgentClient extends grpc.Client {
   preDump(argument: _criu_agent_v1_PreDumpRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
   preDump(argument: _criu_agent_v1_PreDumpRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
   preDump(argument: _criu_agent_v1_PreDumpRequest, callback: grpc.requestCallback<_criu_agent_v1_PreDumpResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * PullCheckpoint downloads a checkpoint image into this node's store. Every
+   * blob is checked against its sha256 and every file against the agent's
+   * own digests while it is written; nothing is listed unless all matched
+   * (DATA_LOSS otherwise). It can then be restored like any other.
+   */
+  PullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  PullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  PullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  PullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  /**
+   * PullCheckpoint downloads a checkpoint image into this node's store. Every
+   * blob is checked against its sha256 and every file against the agent's
+   * own digests while it is written; nothing is listed unless all matched
+   * (DATA_LOSS otherwise). It can then be restored like any other.
+   */
+  pullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  pullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  pullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  pullCheckpoint(argument: _criu_agent_v1_PullCheckpointRequest, callback: grpc.requestCallback<_criu_agent_v1_Checkpoint__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * PushCheckpoint uploads a checkpoint, with the pre-dumps it builds on, to
+   * an OCI registry as an image (docs/registry.md): only the files the
+   * registry lacks are sent. The checkpoint stays here, untouched.
+   * UNAVAILABLE when the registry cannot be reached (after retries),
+   * UNAUTHENTICATED / PERMISSION_DENIED with the registry's words when it
+   * refuses the node's credentials, DATA_LOSS when a file no longer matches
+   * its manifest.
+   */
+  PushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  PushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  PushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  PushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * PushCheckpoint uploads a checkpoint, with the pre-dumps it builds on, to
+   * an OCI registry as an image (docs/registry.md): only the files the
+   * registry lacks are sent. The checkpoint stays here, untouched.
+   * UNAVAILABLE when the registry cannot be reached (after retries),
+   * UNAUTHENTICATED / PERMISSION_DENIED with the registry's words when it
+   * refuses the node's credentials, DATA_LOSS when a file no longer matches
+   * its manifest.
+   */
+  pushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  pushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  pushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  pushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Restore recreates the tree saved in a Dump checkpoint, with its original
@@ -224,9 +335,35 @@ export interface CheckpointAgentHandlers extends grpc.UntypedServiceImplementati
   Dump: grpc.handleUnaryCall<_criu_agent_v1_DumpRequest__Output, _criu_agent_v1_DumpResponse>;
   
   /**
+   * ExportCheckpoint streams a checkpoint out of this node: for each
+   * checkpoint (with `include_parents`, the pre-dumps it builds on first,
+   * oldest first), a `manifest` chunk, then its files' bytes in `data`
+   * chunks, in manifest order. What it streams is exactly what
+   * ImportCheckpoint takes, so `grpcurl ... ExportCheckpoint | grpcurl -d @
+   * ... ImportCheckpoint` moves a checkpoint between nodes. Files are checked
+   * against this node's digests while they are read: DATA_LOSS when one
+   * changed since the dump.
+   */
+  ExportCheckpoint: grpc.handleServerStreamingCall<_criu_agent_v1_ExportCheckpointRequest__Output, _criu_agent_v1_CheckpointChunk>;
+  
+  /**
    * GetCheckpoint describes one checkpoint: its manifest.
    */
   GetCheckpoint: grpc.handleUnaryCall<_criu_agent_v1_GetCheckpointRequest__Output, _criu_agent_v1_Checkpoint>;
+  
+  /**
+   * ImportCheckpoint stores the checkpoints of a stream made by
+   * ExportCheckpoint. Files are written into a hidden temporary directory and
+   * hashed as they arrive; the checkpoints are listed only once every file of
+   * every one of them matched the sender's manifest (size and XXH64 digest),
+   * all of them or none. ALREADY_EXISTS when a checkpoint id is taken,
+   * FAILED_PRECONDITION when a parent is neither on this node nor earlier in
+   * the stream, RESOURCE_EXHAUSTED when the state directory lacks the space
+   * (checked before anything is written, and on ENOSPC), DATA_LOSS when a file
+   * does not match its digest or the stream ends early, INVALID_ARGUMENT for a
+   * malformed stream. Returns the (last) checkpoint as stored here.
+   */
+  ImportCheckpoint: grpc.handleClientStreamingCall<_criu_agent_v1_CheckpointChunk__Output, _criu_agent_v1_Checkpoint>;
   
   /**
    * ListCheckpoints lists the complete checkpoints on this node, oldest
@@ -243,6 +380,25 @@ export interface CheckpointAgentHandlers extends grpc.UntypedServiceImplementati
   PreDump: grpc.handleUnaryCall<_criu_agent_v1_PreDumpRequest__Output, _criu_agent_v1_PreDumpResponse>;
   
   /**
+   * PullCheckpoint downloads a checkpoint image into this node's store. Every
+   * blob is checked against its sha256 and every file against the agent's
+   * own digests while it is written; nothing is listed unless all matched
+   * (DATA_LOSS otherwise). It can then be restored like any other.
+   */
+  PullCheckpoint: grpc.handleUnaryCall<_criu_agent_v1_PullCheckpointRequest__Output, _criu_agent_v1_Checkpoint>;
+  
+  /**
+   * PushCheckpoint uploads a checkpoint, with the pre-dumps it builds on, to
+   * an OCI registry as an image (docs/registry.md): only the files the
+   * registry lacks are sent. The checkpoint stays here, untouched.
+   * UNAVAILABLE when the registry cannot be reached (after retries),
+   * UNAUTHENTICATED / PERMISSION_DENIED with the registry's words when it
+   * refuses the node's credentials, DATA_LOSS when a file no longer matches
+   * its manifest.
+   */
+  PushCheckpoint: grpc.handleUnaryCall<_criu_agent_v1_PushCheckpointRequest__Output, _criu_agent_v1_PushCheckpointResponse>;
+  
+  /**
    * Restore recreates the tree saved in a Dump checkpoint, with its original
    * pids. The tree ends RUNNING unless `final_state` asks for STOPPED. The
    * restored tree does not depend on the agent: restarting the agent leaves it
@@ -257,8 +413,12 @@ export interface CheckpointAgentDefinition extends grpc.ServiceDefinition {
   Continue: MethodDefinition<_criu_agent_v1_ContinueRequest, _criu_agent_v1_ContinueResponse, _criu_agent_v1_ContinueRequest__Output, _criu_agent_v1_ContinueResponse__Output>
   DeleteCheckpoint: MethodDefinition<_criu_agent_v1_DeleteCheckpointRequest, _criu_agent_v1_DeleteCheckpointResponse, _criu_agent_v1_DeleteCheckpointRequest__Output, _criu_agent_v1_DeleteCheckpointResponse__Output>
   Dump: MethodDefinition<_criu_agent_v1_DumpRequest, _criu_agent_v1_DumpResponse, _criu_agent_v1_DumpRequest__Output, _criu_agent_v1_DumpResponse__Output>
+  ExportCheckpoint: MethodDefinition<_criu_agent_v1_ExportCheckpointRequest, _criu_agent_v1_CheckpointChunk, _criu_agent_v1_ExportCheckpointRequest__Output, _criu_agent_v1_CheckpointChunk__Output>
   GetCheckpoint: MethodDefinition<_criu_agent_v1_GetCheckpointRequest, _criu_agent_v1_Checkpoint, _criu_agent_v1_GetCheckpointRequest__Output, _criu_agent_v1_Checkpoint__Output>
+  ImportCheckpoint: MethodDefinition<_criu_agent_v1_CheckpointChunk, _criu_agent_v1_Checkpoint, _criu_agent_v1_CheckpointChunk__Output, _criu_agent_v1_Checkpoint__Output>
   ListCheckpoints: MethodDefinition<_criu_agent_v1_ListCheckpointsRequest, _criu_agent_v1_ListCheckpointsResponse, _criu_agent_v1_ListCheckpointsRequest__Output, _criu_agent_v1_ListCheckpointsResponse__Output>
   PreDump: MethodDefinition<_criu_agent_v1_PreDumpRequest, _criu_agent_v1_PreDumpResponse, _criu_agent_v1_PreDumpRequest__Output, _criu_agent_v1_PreDumpResponse__Output>
+  PullCheckpoint: MethodDefinition<_criu_agent_v1_PullCheckpointRequest, _criu_agent_v1_Checkpoint, _criu_agent_v1_PullCheckpointRequest__Output, _criu_agent_v1_Checkpoint__Output>
+  PushCheckpoint: MethodDefinition<_criu_agent_v1_PushCheckpointRequest, _criu_agent_v1_PushCheckpointResponse, _criu_agent_v1_PushCheckpointRequest__Output, _criu_agent_v1_PushCheckpointResponse__Output>
   Restore: MethodDefinition<_criu_agent_v1_RestoreRequest, _criu_agent_v1_RestoreResponse, _criu_agent_v1_RestoreRequest__Output, _criu_agent_v1_RestoreResponse__Output>
 }

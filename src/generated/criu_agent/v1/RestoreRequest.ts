@@ -5,7 +5,9 @@ import type { RestoreOptions as _criu_agent_v1_RestoreOptions, RestoreOptions__O
 
 export interface RestoreRequest {
   /**
-   * A checkpoint made by Dump (a PreDump alone cannot be restored).
+   * A checkpoint made by Dump (a PreDump alone cannot be restored). With
+   * image_reference: the local id to pull into (default as in
+   * PullCheckpointRequest.checkpoint_id).
    */
   'checkpoint_id'?: (string);
   /**
@@ -13,11 +15,19 @@ export interface RestoreRequest {
    */
   'final_state'?: (_criu_agent_v1_FinalState);
   'options'?: (_criu_agent_v1_RestoreOptions | null);
+  /**
+   * A checkpoint image in an OCI registry (as PullCheckpointRequest.reference)
+   * to restore: pulled first unless a checkpoint with the same files is
+   * already here under that id.
+   */
+  'image_reference'?: (string);
 }
 
 export interface RestoreRequest__Output {
   /**
-   * A checkpoint made by Dump (a PreDump alone cannot be restored).
+   * A checkpoint made by Dump (a PreDump alone cannot be restored). With
+   * image_reference: the local id to pull into (default as in
+   * PullCheckpointRequest.checkpoint_id).
    */
   'checkpoint_id': (string);
   /**
@@ -25,4 +35,10 @@ export interface RestoreRequest__Output {
    */
   'final_state': (_criu_agent_v1_FinalState__Output);
   'options': (_criu_agent_v1_RestoreOptions__Output | null);
+  /**
+   * A checkpoint image in an OCI registry (as PullCheckpointRequest.reference)
+   * to restore: pulled first unless a checkpoint with the same files is
+   * already here under that id.
+   */
+  'image_reference': (string);
 }

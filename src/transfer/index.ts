@@ -1,0 +1,4 @@
+export * from './stream';
+export * from './reader';
+export * from './writer';
+export * from './wire';
