@@ -229,6 +229,9 @@ describe('loadConfig validation names the source and the bad value', () => {
     ['allowUid', 'x'],
     ['allowUid', ['7']],
     ['maxCallsPerClient', 1.5],
+    ['registryAuthFile', 3],
+    ['registryInsecure', 5000],
+    ['registryCa', [{ host: 'a' }]],
   ])('refuses %s: %j in the config file, naming the key', (key, value) => {
     const file = configFile({ [key]: value }, `${key}.json`);
     const err = configError(['--config', file]);
@@ -238,7 +241,7 @@ describe('loadConfig validation names the source and the bad value', () => {
   it('checks the type of every setting (a test above covers each key)', () => {
     const covered = new Set(['listen', 'stateDir', 'criuPath', 'criuSocket', 'socketMode', 'criuLogLevel', 'pidWaitMs', 'logLevel',
       'maxConcurrentOperations', 'retainMaxCount', 'retainMaxBytes', 'metricsListen', 'socketGroup', 'tlsCert', 'tlsKey', 'tlsClientCa',
-      'policy', 'allowCgroup', 'allowUid', 'maxCallsPerClient']);
+      'policy', 'allowCgroup', 'allowUid', 'maxCallsPerClient', 'registryAuthFile', 'registryInsecure', 'registryCa']);
     expect(Object.keys(reportConfig({ argv: [], env: NO_ENV }).settings).filter((k) => !covered.has(k))).toEqual([]);
   });
 
