@@ -1,5 +1,7 @@
+import * as path from 'node:path';
 import type { AgentConfig } from './config';
 import { RpcCriuClient, type CriuClient } from './criu/client';
+import { parseFaults, TEST_FAULTS_ENV } from './criu/faults';
 import { ServiceSocketLauncher, SwrkLauncher } from './criu/transport';
 import type { Logger } from './log';
 import { startServer, type RunningServer } from './server/server';
@@ -8,10 +10,13 @@ import { CheckpointStore } from './store';
 
 /** The CRIU client the config asks for: a `criu swrk` child per operation, or a `criu service` socket. */
 export function criuClientFor(config: AgentConfig): CriuClient {
+  // Test-only fault hooks (see criu/faults.ts); unset on real nodes.
+  const faults = parseFaults(process.env[TEST_FAULTS_ENV]);
   if (config.criuSocket) {
-    return new RpcCriuClient(new ServiceSocketLauncher({ socketPath: config.criuSocket }), `criu service (${config.criuSocket})`);
+    return new RpcCriuClient(new ServiceSocketLauncher({ socketPath: config.criuSocket }), `criu service (${config.criuSocket})`, faults);
   }
-  return new RpcCriuClient(new SwrkLauncher({ criuPath: config.criuPath }), `criu swrk (${config.criuPath})`);
+  const owner = path.resolve(config.stateDir);
+  return new RpcCriuClient(new SwrkLauncher({ criuPath: config.criuPath, owner }), `criu swrk (${config.criuPath})`, faults);
 }
 
 /** Builds the agent from its config and starts serving. */

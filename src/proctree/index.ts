@@ -22,6 +22,8 @@ export {
   waitForPidFree,
   isKernelThread,
   sessionInfo,
+  bootTicksNow,
+  killProcessesSince,
 } from './procfs';
 export { type TreeSnapshot, type TreeStatus, snapshotTree, treeStatus, waitForTreeStatus } from './tree';
 export { signalTree, continueTree } from './signals';

@@ -1,3 +1,4 @@
 export * from './ids';
 export * from './store';
 export * from './stopped';
+export * from './restoring';
