@@ -37,6 +37,8 @@ export interface CriuRun {
    * resolves if CRIU was already past its last point of return.
    */
   signal?: AbortSignal;
+  /** Aborts `signal`: the test-only fault hooks cancel through it, exactly as a client's cancel would. */
+  cancel?: (reason: unknown) => void;
 }
 
 /**
@@ -173,6 +175,7 @@ export class RpcCriuClient implements CriuClient {
         { type, opts: { ...run.opts, images_dir_fd: dir.fd, log_file: run.logFile } },
         run.signal,
         logPath,
+        run.cancel,
       );
       if (!resp.success) {
         throw classifyCriuFailure({ op, errno: resp.cr_errno ?? 0, log: await summarizeLog(logPath), logPath });
@@ -189,7 +192,13 @@ export class RpcCriuClient implements CriuClient {
    * only while that is harmless, else stopped at its next notification (see
    * NOTIFY_ROLES): the call settles only once CRIU is done with the tree.
    */
-  private async call(op: CriuOperation, req: criu_req, signal?: AbortSignal, logPath?: string): Promise<criu_resp__Output> {
+  private async call(
+    op: CriuOperation,
+    req: criu_req,
+    signal?: AbortSignal,
+    logPath?: string,
+    cancelRun?: (reason: unknown) => void,
+  ): Promise<criu_resp__Output> {
     signal?.throwIfAborted();
     let worker: CriuWorker;
     try {
@@ -218,7 +227,11 @@ export class RpcCriuClient implements CriuClient {
     signal?.addEventListener('abort', onAbort, { once: true });
     const fault = (script: string, when: 'before' | 'after'): void => {
       const action = this.faults?.at(op, script, when);
-      if (action === 'cancel') requestCancel(new AgentError('cancelled', `test fault: ${op} cancelled ${when} CRIU's ${script} notification`));
+      if (action === 'cancel') {
+        const reason = new AgentError('cancelled', `test fault: ${op} cancelled ${when} CRIU's ${script} notification`);
+        if (cancelRun) cancelRun(reason);
+        else requestCancel(reason);
+      }
       else if (action === 'kill-criu' && worker.pid) process.kill(worker.pid, 'SIGKILL');
       else if (action === 'kill-agent') process.kill(process.pid, 'SIGKILL');
     };

@@ -24,6 +24,8 @@ export {
   sessionInfo,
   bootTicksNow,
   killProcessesSince,
+  findMarkedProcesses,
+  type MarkedProcess,
 } from './procfs';
 export { type TreeSnapshot, type TreeStatus, snapshotTree, treeStatus, waitForTreeStatus } from './tree';
 export { signalTree, continueTree } from './signals';

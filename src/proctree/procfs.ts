@@ -351,3 +351,40 @@ export async function killProcessesSince(pids: readonly number[], sinceTicks: nu
   }
   return killed;
 }
+
+/** A process whose environment carries `NAME=value`. */
+export interface MarkedProcess {
+  pid: number;
+  pgid: number;
+  comm: string;
+  state: string;
+  startTime: number;
+}
+
+/**
+ * Every process named `comm` whose initial environment holds exactly
+ * `name=value` (/proc/PID/environ). The agent marks the CRIU processes it
+ * starts so: forks of CRIU inherit the mark, processes of other agents and
+ * tools do not have it.
+ */
+export async function findMarkedProcesses(comm: string, name: string, value: string): Promise<MarkedProcess[]> {
+  const want = `${name}=${value}`;
+  const out: MarkedProcess[] = [];
+  for (const entry of await readdir('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isSafeInteger(pid) || pid <= 1 || pid === process.pid) continue;
+    const st = await readStat(pid).catch(() => null);
+    if (!st || st.comm !== comm) continue;
+    let env: Buffer;
+    try {
+      env = await readFile(`/proc/${pid}/environ`);
+    } catch {
+      continue;
+    }
+    if (!env.toString('latin1').split('\0').includes(want)) continue;
+    const startTime = await readStartTime(pid);
+    if (startTime === null) continue;
+    out.push({ pid, pgid: st.pgrp, comm: st.comm, state: st.state, startTime });
+  }
+  return out;
+}

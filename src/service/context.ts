@@ -157,6 +157,14 @@ export class InFlight {
   }
 }
 
+/** A signal that aborts with `parent`, or by its own abort(): what an operation hands CRIU (see CriuRun.cancel). */
+export function linkedAbort(parent?: AbortSignal): { signal: AbortSignal; abort: (reason: unknown) => void } {
+  const controller = new AbortController();
+  if (parent?.aborted) controller.abort(parent.reason);
+  else parent?.addEventListener('abort', () => controller.abort(parent.reason), { once: true });
+  return { signal: controller.signal, abort: (reason) => controller.abort(reason) };
+}
+
 /** Settles like `p`, or rejects with the signal's reason as soon as it aborts. */
 export function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return p;

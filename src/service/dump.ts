@@ -7,7 +7,7 @@ import { resolveFinalState, type FinalState, type Operation, type RequestedState
 import { estimateMemoryBytes, readCommandLine, readStartTime, snapshotTree, treeStatus } from '../proctree';
 import { RECORD_FILE, validateCheckpointId, type CheckpointRecord } from '../store';
 import { DIGEST_ALGORITHM, digestDirectory } from '../store/digest';
-import { abortedOr, untilAborted, withLogMoved, type ServiceContext } from './context';
+import { abortedOr, linkedAbort, untilAborted, withLogMoved, type ServiceContext } from './context';
 import { guardTarget, guardTree, requireLiveProcess } from './guards';
 import { dumpCriuOpts } from './options';
 
@@ -76,11 +76,9 @@ export class DumpService {
     // tree's lock and CRIU's slot; the caller is answered at once.
     const work = (async (): Promise<DumpResult> => {
       try {
-        await requireLiveProcess(p.pid);
-        const parent = p.parentId ? await this.requireParent(p.parentId) : undefined;
-        if (op === 'pre-dump') await this.requireMemoryTracking(signal);
         // store.create checks again (a race is possible); this one answers
-        // before the call waits for a CRIU slot.
+        // before the call waits for a CRIU slot, and before the tree is
+        // looked at: a retry finds the checkpoint also when the Dump killed it.
         const existing = await this.ctx.store.get(p.checkpointId);
         if (existing) {
           if (requestId && existing.requestId === requestId && existing.kind === op && existing.pid === p.pid) {
@@ -88,6 +86,9 @@ export class DumpService {
           }
           throw new AgentError('already-exists', `checkpoint ${p.checkpointId} already exists; choose another checkpoint_id`);
         }
+        await requireLiveProcess(p.pid);
+        const parent = p.parentId ? await this.requireParent(p.parentId) : undefined;
+        if (op === 'pre-dump') await this.requireMemoryTracking(signal);
 
         const slot = await this.ctx.limiter.acquire(signal);
         try {
@@ -157,9 +158,11 @@ export class DumpService {
     };
     let stats: DumpStats | undefined;
     let files: Awaited<ReturnType<typeof digestDirectory>>;
+    const cancel = linkedAbort(signal);
     try {
-      if (op === 'pre-dump') await this.ctx.criu.preDump({ imagesDir: pending.dir, logFile, opts, signal });
-      else await this.ctx.criu.dump({ imagesDir: pending.dir, logFile, opts, signal });
+      const run = { imagesDir: pending.dir, logFile, opts, signal: cancel.signal, cancel: cancel.abort };
+      if (op === 'pre-dump') await this.ctx.criu.preDump(run);
+      else await this.ctx.criu.dump(run);
       // After CRIU returned the tree is no longer frozen: hashing the images
       // costs the caller time, never the workload.
       stats = await readDumpStats(pending.dir);
@@ -167,7 +170,7 @@ export class DumpService {
     } catch (err) {
       const kept = await pending.discard(logFile, requestId);
       await this.ctx.resumeIfLeftStopped(p.pid, statusBefore);
-      throw withLogMoved(abortedOr(err, signal), path.join(pending.dir, logFile), kept);
+      throw withLogMoved(abortedOr(err, cancel.signal), path.join(pending.dir, logFile), kept);
     }
 
     const pids = before.processes.map((proc) => proc.pid);

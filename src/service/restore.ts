@@ -8,7 +8,7 @@ import { bootTicksNow, isZombieProcess, killProcessesSince, readProcess, readSta
 import { RECORD_FILE, type CheckpointRecord } from '../store';
 import { verifyDirectory } from '../store/digest';
 import { validateCheckpointId } from '../store';
-import { abortedOr, untilAborted, type ServiceContext } from './context';
+import { abortedOr, linkedAbort, untilAborted, type ServiceContext } from './context';
 import { restoreCriuOpts } from './options';
 
 export interface RestoreParams {
@@ -98,21 +98,22 @@ export class RestoreService {
       ...(requestId ? { requestId } : {}),
       startedAt: new Date().toISOString(),
     });
+    const cancel = linkedAbort(signal);
     let pid: number;
     try {
       try {
-        ({ pid } = await this.ctx.criu.restore({ imagesDir, logFile, opts, signal }));
+        ({ pid } = await this.ctx.criu.restore({ imagesDir, logFile, opts, signal: cancel.signal, cancel: cancel.abort }));
       } catch (err) {
         await killProcessesSince(record.pids, sinceTicks);
-        throw abortedOr(err, signal);
+        throw abortedOr(err, cancel.signal);
       }
-      if (signal?.aborted) {
+      if (cancel.signal.aborted) {
         // Cancelled after CRIU's last point of return: the restore completed,
         // but its caller was told it was cancelled, and a retry needs the pids
         // free. A cancelled Restore leaves no task behind.
         const tree = await snapshotTree(pid);
         await killProcessesSince([...new Set([...record.pids, ...(tree?.processes.map((t) => t.pid) ?? [])])], sinceTicks);
-        throw signal.reason;
+        throw cancel.signal.reason;
       }
     } finally {
       await forget();
