@@ -263,20 +263,23 @@ describe('leftovers of an earlier run', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-it-'));
     const stateDir = path.join(dir, 'state');
     // A program named criu (comm), left stopped in a process group whose
-    // leader is gone, as CRIU's kerndat probe is when CRIU is killed.
+    // leader is gone, as CRIU's kerndat probe is when CRIU is killed. It
+    // stops itself once it runs as "criu" (a SIGSTOP from the shell could
+    // land before the exec).
     const fakeCriu = path.join(dir, 'criu');
-    fs.symlinkSync('/bin/sleep', fakeCriu);
-    const leave = (owner: string): number => {
-      // No descriptor of the test's own is left open in it (3-9 closed too).
-      const out = execFileSync(
-        '/bin/sh',
-        ['-c', `"${fakeCriu}" 1000 </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- & kill -STOP $!; echo $!`],
-        { env: { ...process.env, CRIU_AGENT_OWNER: owner }, stdio: ['ignore', 'pipe', 'ignore'] },
-      );
-      return Number(out.toString().trim());
+    fs.symlinkSync('/usr/bin/python3', fakeCriu);
+    const stopSelf = 'import os, signal, time; os.kill(os.getpid(), signal.SIGSTOP); time.sleep(1000)';
+    const leave = async (owner: string): Promise<number> => {
+      const out = execFileSync('/bin/sh', ['-c', `"${fakeCriu}" -c '${stopSelf}' </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- & echo $!`], {
+        env: { ...process.env, CRIU_AGENT_OWNER: owner },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const pid = Number(out.toString().trim());
+      await waitFor('the fake criu stopped', () => (/^\d+ \(criu\) T/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')) ? true : undefined));
+      return pid;
     };
-    const ours = leave(path.resolve(stateDir));
-    const theirs = leave(path.join(dir, 'another-agent-state'));
+    const ours = await leave(path.resolve(stateDir));
+    const theirs = await leave(path.join(dir, 'another-agent-state'));
     try {
       expect(fs.readFileSync(`/proc/${ours}/stat`, 'utf8')).toMatch(/^\d+ \(criu\) T/);
       const agent = await startAgent({ dir });
