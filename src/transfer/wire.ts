@@ -66,6 +66,7 @@ export function checkpointToWire(c: CheckpointRecord, imagesDir: string, childre
     images_dir: imagesDir,
     children,
     digest_algorithm: c.digestAlgorithm,
+    request_id: c.requestId ?? '',
   };
 }
 
