@@ -16,6 +16,8 @@
 
 #include <string>
 
+void InitCuda(Napi::Env env, Napi::Object exports);  // cuda.cc
+
 namespace {
 
 // The kernel refuses a datagram larger than the sender's SO_SNDBUF (default
@@ -347,6 +349,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("startReceiving", Napi::Function::New(env, StartReceiving, "startReceiving"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
+  InitCuda(env, exports);
   return exports;
 }
 
