@@ -1,13 +1,5 @@
 import { loadAddon } from '../native/addon';
-import {
-  GpuCallError,
-  processStateName,
-  type GpuDriver,
-  type GpuPair,
-  type GpuProbe,
-  type GpuProcessState,
-  type GpuStep,
-} from './driver';
+import { GpuCallError, processStateName, type GpuDriver, type GpuPair, type GpuProbe, type GpuProcessState, type GpuStep } from './driver';
 
 /** The cuda* exports of the native addon (src/native/cuda.cc). */
 export interface CudaAddon {
@@ -69,7 +61,12 @@ export class CudaDriver implements GpuDriver {
   }
 
   restore(pid: number, pairs?: GpuPair[]): Promise<void> {
-    return this.call('restore', pid, 0, pairs?.map((p) => [p.oldUuid, p.newUuid]));
+    return this.call(
+      'restore',
+      pid,
+      0,
+      pairs?.map((p) => [p.oldUuid, p.newUuid]),
+    );
   }
 
   unlock(pid: number): Promise<void> {

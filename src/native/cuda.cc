@@ -254,11 +254,11 @@ class CallWorker : public Napi::AsyncWorker {
 };
 
 bool ParseUuid(const std::string& hex, CUuuid* out) {
+  std::string text = hex.compare(0, 4, "GPU-") == 0 ? hex.substr(4) : hex;
   std::string digits;
-  for (char c : hex) {
+  for (char c : text) {
     if (c != '-') digits.push_back(c);
   }
-  if (digits.size() == 36 && digits.compare(0, 4, "GPU-") == 0) digits = digits.substr(4);
   if (digits.size() != 32) return false;
   for (int b = 0; b < 16; b++) {
     char byte[3] = {digits[2 * b], digits[2 * b + 1], 0};

@@ -85,7 +85,10 @@ export class GpuCheckpointer {
   requireApi(what: string): void {
     const p = this.driver.probe();
     if (!p.driverLoaded) {
-      throw new AgentError('failed-precondition', `${what} needs NVIDIA's driver: no NVIDIA driver (libcuda.so.1 not found: ${p.loadError})`);
+      throw new AgentError(
+        'failed-precondition',
+        `${what} needs NVIDIA's driver: no NVIDIA driver (libcuda.so.1 not found: ${p.loadError})`,
+      );
     }
     if (!p.checkpointApi) {
       const why = p.initError ? `cuInit failed with ${p.initError}` : 'it lacks cuCheckpointProcess* (driver 550 or later has them)';
@@ -132,7 +135,11 @@ export class GpuCheckpointer {
       const unwind = await this.unwind(checkpointed, locked, reports);
       throw this.stepError(err, unwind);
     }
-    return new GpuDump(this, candidates.map((p) => p.pid), reports);
+    return new GpuDump(
+      this,
+      candidates.map((p) => p.pid),
+      reports,
+    );
   }
 
   /**
@@ -201,12 +208,21 @@ export class GpuCheckpointer {
       );
     }
     if (err instanceof AgentError) return err;
-    return new AgentError('internal', `GPU checkpoint failed: ${errorMessage(err)}${unwindFailures.length ? tail : '; every process got its GPU state back'}`, {
-      cause: err,
-    });
+    return new AgentError(
+      'internal',
+      `GPU checkpoint failed: ${errorMessage(err)}${unwindFailures.length ? tail : '; every process got its GPU state back'}`,
+      {
+        cause: err,
+      },
+    );
   }
 
-  private async timed(reports: Map<number, GpuProcessReport>, pid: number, field: keyof Omit<GpuProcessReport, 'pid' | 'checkpointBytes'>, fn: () => Promise<void>): Promise<void> {
+  private async timed(
+    reports: Map<number, GpuProcessReport>,
+    pid: number,
+    field: keyof Omit<GpuProcessReport, 'pid' | 'checkpointBytes'>,
+    fn: () => Promise<void>,
+  ): Promise<void> {
     const start = this.now();
     try {
       await fn();
@@ -236,7 +252,10 @@ export class GpuDump {
     if (finalState === 'RUNNING') {
       const failures = await this.owner.unwind(this.pids, this.pids, this.reports);
       if (failures.length > 0) {
-        throw new AgentError('internal', `the checkpoint is complete, but giving the tree its GPU state back failed: ${failures.join('; ')}`);
+        throw new AgentError(
+          'internal',
+          `the checkpoint is complete, but giving the tree its GPU state back failed: ${failures.join('; ')}`,
+        );
       }
     }
     return this.report();
