@@ -14,6 +14,9 @@ import type { DumpRequest as _criu_agent_v1_DumpRequest, DumpRequest__Output as 
 import type { DumpResponse as _criu_agent_v1_DumpResponse, DumpResponse__Output as _criu_agent_v1_DumpResponse__Output } from './criu_agent/v1/DumpResponse';
 import type { DumpStats as _criu_agent_v1_DumpStats, DumpStats__Output as _criu_agent_v1_DumpStats__Output } from './criu_agent/v1/DumpStats';
 import type { GetCheckpointRequest as _criu_agent_v1_GetCheckpointRequest, GetCheckpointRequest__Output as _criu_agent_v1_GetCheckpointRequest__Output } from './criu_agent/v1/GetCheckpointRequest';
+import type { Gpu as _criu_agent_v1_Gpu, Gpu__Output as _criu_agent_v1_Gpu__Output } from './criu_agent/v1/Gpu';
+import type { GpuCheck as _criu_agent_v1_GpuCheck, GpuCheck__Output as _criu_agent_v1_GpuCheck__Output } from './criu_agent/v1/GpuCheck';
+import type { GpuProcessStats as _criu_agent_v1_GpuProcessStats, GpuProcessStats__Output as _criu_agent_v1_GpuProcessStats__Output } from './criu_agent/v1/GpuProcessStats';
 import type { ListCheckpointsRequest as _criu_agent_v1_ListCheckpointsRequest, ListCheckpointsRequest__Output as _criu_agent_v1_ListCheckpointsRequest__Output } from './criu_agent/v1/ListCheckpointsRequest';
 import type { ListCheckpointsResponse as _criu_agent_v1_ListCheckpointsResponse, ListCheckpointsResponse__Output as _criu_agent_v1_ListCheckpointsResponse__Output } from './criu_agent/v1/ListCheckpointsResponse';
 import type { PreDumpRequest as _criu_agent_v1_PreDumpRequest, PreDumpRequest__Output as _criu_agent_v1_PreDumpRequest__Output } from './criu_agent/v1/PreDumpRequest';
@@ -60,6 +63,9 @@ export interface ProtoGrpcType {
       DumpStats: MessageTypeDefinition<_criu_agent_v1_DumpStats, _criu_agent_v1_DumpStats__Output>
       FinalState: EnumTypeDefinition
       GetCheckpointRequest: MessageTypeDefinition<_criu_agent_v1_GetCheckpointRequest, _criu_agent_v1_GetCheckpointRequest__Output>
+      Gpu: MessageTypeDefinition<_criu_agent_v1_Gpu, _criu_agent_v1_Gpu__Output>
+      GpuCheck: MessageTypeDefinition<_criu_agent_v1_GpuCheck, _criu_agent_v1_GpuCheck__Output>
+      GpuProcessStats: MessageTypeDefinition<_criu_agent_v1_GpuProcessStats, _criu_agent_v1_GpuProcessStats__Output>
       ListCheckpointsRequest: MessageTypeDefinition<_criu_agent_v1_ListCheckpointsRequest, _criu_agent_v1_ListCheckpointsRequest__Output>
       ListCheckpointsResponse: MessageTypeDefinition<_criu_agent_v1_ListCheckpointsResponse, _criu_agent_v1_ListCheckpointsResponse__Output>
       NetworkLock: EnumTypeDefinition

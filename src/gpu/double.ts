@@ -37,7 +37,7 @@ export class GpuDriverDouble implements GpuDriver {
       driverVersion: 12080,
       checkpointApi: true,
       initError: '',
-      devices: [{ index: 0, name: 'Double GPU', uuid: '00112233445566778899aabbccddeeff', totalBytes: 80 << 30 }],
+      devices: [{ index: 0, name: 'Double GPU', uuid: '00112233445566778899aabbccddeeff', totalBytes: 80 * 2 ** 30 }],
     },
   ) {}
 

@@ -2,9 +2,11 @@ import * as os from 'node:os';
 import type { AgentConfig } from '../config';
 import type { CriuClient, CriuFeatures, CriuVersion } from '../criu/client';
 import { AgentError } from '../errors';
+import { CudaDriver, type GpuDriver } from '../gpu';
 import type { FinalState } from '../finalState';
 import { continueTree, snapshotTree, treeStatus, waitForTreeStatus, type TreeSnapshot, type TreeStatus } from '../proctree';
 import { StoppedTrees, type CheckpointStore } from '../store';
+import { GpuCheckpointer } from './gpu';
 import type { TargetRules } from './guards';
 import { Limiter } from './limiter';
 import { KeyedLocks } from './locks';
@@ -14,7 +16,15 @@ export interface ServiceDeps {
   config: AgentConfig;
   criu: CriuClient;
   store: CheckpointStore;
+  /** NVIDIA's driver; by default libcuda.so.1, loaded only when a tree uses a GPU or Check asks. */
+  gpu?: GpuDriver;
 }
+
+/**
+ * How long Dump lets cuCheckpointProcessLock wait for CUDA calls already
+ * running in a process before giving up with ABORTED (nothing changed).
+ */
+export const GPU_LOCK_TIMEOUT_MS = 10_000;
 
 /** State the capability services share: the locks, and CRIU facts that do not change while the agent runs. */
 export class ServiceContext {
@@ -24,10 +34,13 @@ export class ServiceContext {
   readonly kernel = os.release();
   private featuresCache?: Promise<CriuFeatures>;
   private versionCache?: Promise<CriuVersion>;
+  /** The GPU steps around CRIU (./gpu.ts). */
+  readonly gpu: GpuCheckpointer;
 
   constructor(readonly deps: ServiceDeps) {
     this.limiter = new Limiter(deps.config.maxConcurrentOperations);
     this.stopped = new StoppedTrees(deps.store.stateDir);
+    this.gpu = new GpuCheckpointer(deps.gpu ?? new CudaDriver(), { lockTimeoutMs: GPU_LOCK_TIMEOUT_MS });
   }
 
   /** Which processes clients may target at all (--allow-cgroup, --allow-uid); empty lists: any. */

@@ -70,7 +70,7 @@ export class GpuCheckpointer {
   private readonly procRoot: string;
 
   constructor(
-    private readonly driver: GpuDriver,
+    readonly driver: GpuDriver,
     private readonly options: GpuOptions,
   ) {
     this.residentBytes = options.residentBytes ?? readResidentBytes;

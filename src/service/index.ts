@@ -10,6 +10,7 @@ export type { DumpParams, DumpResult } from './dump';
 export type { RestoreParams, RestoreResult } from './restore';
 export type { CheckResult } from './check';
 export type { CheckpointInfo } from './checkpoints';
+export type { GpuProcessReport } from './gpu';
 
 /** One object per capability, sharing locks and CRIU facts. */
 export interface Services {

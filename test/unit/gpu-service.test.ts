@@ -3,6 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AgentError } from '../../src/errors';
 import { GpuDriverDouble } from '../../src/gpu/double';
+import { CheckService } from '../../src/service/check';
+import type { ServiceContext } from '../../src/service/context';
 import { GpuCheckpointer } from '../../src/service/gpu';
 
 let procRoot: string;
@@ -265,5 +267,36 @@ describe('GpuCheckpointer.resumeParked (Restore of a GPU tree, Continue)', () =>
     };
     const dump = await make(driver, rss).beforeDump([11]);
     expect(dump?.report()[0]?.checkpointBytes).toBe(256 << 20);
+  });
+});
+
+describe('Check: GPU facts', () => {
+  const check = (driver: GpuDriverDouble): ReturnType<CheckService['gpu']> =>
+    new CheckService({ gpu: new GpuCheckpointer(driver, { lockTimeoutMs: 1 }) } as unknown as ServiceContext).gpu();
+
+  test('a node with the API: driver version, GPUs, no reason', () => {
+    expect(check(new GpuDriverDouble())).toEqual({
+      driverLoaded: true,
+      driverVersion: '12.8',
+      checkpointApi: true,
+      unavailableReason: '',
+      gpus: [{ index: 0, name: 'Double GPU', uuid: '00112233445566778899aabbccddeeff', totalBytes: 80 * 2 ** 30 }],
+    });
+  });
+
+  test('no driver, old driver, cuInit failing: each says why', () => {
+    const base = { driverLoaded: true, loadError: '', driverVersion: 12020, checkpointApi: false, initError: '', devices: [] };
+    expect(
+      check(
+        new GpuDriverDouble({ ...base, driverLoaded: false, driverVersion: 0, loadError: 'libcuda.so.1: cannot open shared object file' }),
+      ),
+    ).toMatchObject({
+      driverVersion: 'none',
+      unavailableReason: 'no NVIDIA driver (libcuda.so.1 not found: libcuda.so.1: cannot open shared object file)',
+    });
+    expect(check(new GpuDriverDouble(base)).unavailableReason).toMatch(/CUDA 12.2 lacks cuCheckpointProcess\*/);
+    expect(check(new GpuDriverDouble({ ...base, driverVersion: 12080, initError: 'CUDA_ERROR_NO_DEVICE' })).unavailableReason).toBe(
+      'cuInit failed: CUDA_ERROR_NO_DEVICE',
+    );
   });
 });

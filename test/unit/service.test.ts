@@ -675,6 +675,8 @@ describe('Check', () => {
       memTrack: true,
       lazyPages: false,
       pidfdStore: true,
+      // The real CudaDriver: whatever this node has (see gpu-service.test.ts for the mapping).
+      gpu: expect.objectContaining({ driverVersion: expect.any(String), checkpointApi: expect.any(Boolean) }),
     });
     expect(services.check.description).toBe('fake criu (tests)');
   });
