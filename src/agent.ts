@@ -1,22 +1,36 @@
-import type { AgentConfig } from './config';
+import * as path from 'node:path';
+import { ConfigError, type AgentConfig } from './config';
 import { RpcCriuClient, type CriuClient } from './criu/client';
+import { parseFaults, TEST_FAULTS_ENV } from './criu/faults';
 import { ServiceSocketLauncher, SwrkLauncher } from './criu/transport';
 import type { Logger } from './log';
 import { startServer, type RunningServer } from './server/server';
 import { createServices } from './service';
-import { CheckpointStore } from './store';
+import { CheckpointStore, lockStateDir, StateDirBusyError } from './store';
+import { recoverEarlierRun } from './service/recovery';
 
 /** The CRIU client the config asks for: a `criu swrk` child per operation, or a `criu service` socket. */
 export function criuClientFor(config: AgentConfig): CriuClient {
+  // Test-only fault hooks (see criu/faults.ts); unset on real nodes.
+  const faults = parseFaults(process.env[TEST_FAULTS_ENV]);
   if (config.criuSocket) {
-    return new RpcCriuClient(new ServiceSocketLauncher({ socketPath: config.criuSocket }), `criu service (${config.criuSocket})`);
+    return new RpcCriuClient(new ServiceSocketLauncher({ socketPath: config.criuSocket }), `criu service (${config.criuSocket})`, faults);
   }
-  return new RpcCriuClient(new SwrkLauncher({ criuPath: config.criuPath }), `criu swrk (${config.criuPath})`);
+  const owner = path.resolve(config.stateDir);
+  return new RpcCriuClient(new SwrkLauncher({ criuPath: config.criuPath, owner }), `criu swrk (${config.criuPath})`, faults);
 }
 
 /** Builds the agent from its config and starts serving. */
 export async function startAgent(config: AgentConfig, log: Logger, criu: CriuClient = criuClientFor(config)): Promise<RunningServer> {
-  const store = await CheckpointStore.open(config.stateDir);
+  try {
+    lockStateDir(config.stateDir);
+  } catch (err) {
+    // A configuration error (exit status 2): a restart would not fix it.
+    if (err instanceof StateDirBusyError) throw new ConfigError(err.message);
+    throw err;
+  }
+  const busy = await recoverEarlierRun(config.stateDir, log);
+  const store = await CheckpointStore.open(config.stateDir, { busy });
   const services = createServices({ config, criu, store });
   await services.continue.forgetStale();
   return startServer(config, services, log);

@@ -31,8 +31,76 @@ export interface CriuRun {
   logFile: string;
   /** Everything else CRIU should do; images_dir_fd and log_file are filled in here. */
   opts: Omit<criu_opts, 'images_dir_fd' | 'log_file'>;
-  /** Aborting stops CRIU (the worker is killed). */
+  /**
+   * Aborting makes CRIU stop as soon as it safely can (see NOTIFY_ROLES): the
+   * call then rejects with the signal's reason once CRIU has rolled back, or
+   * resolves if CRIU was already past its last point of return.
+   */
   signal?: AbortSignal;
+  /** Aborts `signal`: the test-only fault hooks cancel through it, exactly as a client's cancel would. */
+  cancel?: (reason: unknown) => void;
+}
+
+/**
+ * What CRIU does when the agent answers a notification (criu_notify) with
+ * notify_success=false, per script name; checked in CRIU 4.2's sources.
+ * CRIU sends a NOTIFY and blocks until the answer (cr-service.c
+ * send_criu_rpc_script); a false answer, or a failed send or receive because
+ * the agent is gone, makes run_scripts() fail (action-scripts.c).
+ *
+ * Dump (cr-dump.c cr_dump_tasks, cr_dump_finish; net.c):
+ *   pre-dump         before CRIU touches the tree (nothing seized yet)   -> 'first'
+ *   network-lock     tree seized (only when it has its own net ns)      -> 'rollback'
+ *   query-ext-files  tree seized, no parasite yet                        -> 'rollback'
+ *     ... then per task: parasite injected, state and memory dumped, parasite
+ *     cured: no notification, and a SIGKILL of CRIU here leaves a task to
+ *     run into the parasite's int3 and die of SIGTRAP ...
+ *   post-dump        images written, parasites cured, tree still seized: false
+ *                    makes CRIU resume the tree and report failure; true lets
+ *                    it apply the final state (kill the tree for DEAD)       -> 'commit'
+ *   network-unlock   after post-dump, answer ignored                     -> 'late'
+ * Restore (cr-restore.c restore_root_task):
+ *   pre-restore      before the first task is forked                    -> 'first'
+ *   setup-namespaces, post-setup-namespaces (namespaces only): tasks exist;
+ *                    false makes CRIU kill every task it created         -> 'rollback'
+ *   post-restore     every task restored, none resumed: false makes CRIU
+ *                    kill them all (out_kill)                            -> 'commit'
+ *   pre-resume, post-resume: answers ignored, the tree resumes anyway    -> 'late'
+ * A pre-dump (cr_pre_dump_tasks) sends no notification at all.
+ *
+ * So CRIU may be killed outright only before the agent has answered the
+ * 'first' notification (it holds no tree yet; its process group goes, with
+ * any helper it forked). From then on a cancel is kept until the next
+ * 'rollback' or 'commit' notification and answered false there; once
+ * 'commit' was answered true, CRIU finishes and the operation stands.
+ */
+export type NotifyRole = 'first' | 'rollback' | 'commit' | 'late';
+
+export const NOTIFY_ROLES: Readonly<Record<'dump' | 'restore', Readonly<Record<string, NotifyRole>>>> = {
+  dump: {
+    'pre-dump': 'first',
+    'network-lock': 'rollback',
+    'query-ext-files': 'rollback',
+    'post-dump': 'commit',
+    'network-unlock': 'late',
+  },
+  restore: {
+    'pre-restore': 'first',
+    'setup-namespaces': 'rollback',
+    'post-setup-namespaces': 'rollback',
+    'post-restore': 'commit',
+    'pre-resume': 'late',
+    'post-resume': 'late',
+  },
+};
+
+/** What a test fault does at a notification (see faults.ts): cancel as a client would, kill CRIU, or kill the agent. */
+export type FaultAction = 'cancel' | 'kill-criu' | 'kill-agent';
+
+/** Test-only hooks at CRIU's notifications; the agent has none unless CRIU_AGENT_TEST_FAULTS is set. */
+export interface CriuFaults {
+  /** The fault to inject when CRIU's notification `script` of `op` arrives ('before' answering it) or was just answered ('after'). */
+  at(op: CriuOperation, script: string, when: 'before' | 'after'): FaultAction | undefined;
 }
 
 /** The agent's view of CRIU: one method per request type it uses. */
@@ -55,6 +123,7 @@ export class RpcCriuClient implements CriuClient {
   constructor(
     private readonly launcher: CriuLauncher,
     readonly description: string,
+    private readonly faults?: CriuFaults,
   ) {}
 
   async version(signal?: AbortSignal): Promise<CriuVersion> {
@@ -106,6 +175,7 @@ export class RpcCriuClient implements CriuClient {
         { type, opts: { ...run.opts, images_dir_fd: dir.fd, log_file: run.logFile } },
         run.signal,
         logPath,
+        run.cancel,
       );
       if (!resp.success) {
         throw classifyCriuFailure({ op, errno: resp.cr_errno ?? 0, log: await summarizeLog(logPath), logPath });
@@ -118,9 +188,17 @@ export class RpcCriuClient implements CriuClient {
 
   /**
    * Sends one request and returns CRIU's final reply, answering every NOTIFY
-   * on the way (CRIU blocks until each is answered).
+   * on the way (CRIU blocks until each is answered). On abort, CRIU is killed
+   * only while that is harmless, else stopped at its next notification (see
+   * NOTIFY_ROLES): the call settles only once CRIU is done with the tree.
    */
-  private async call(op: CriuOperation, req: criu_req, signal?: AbortSignal, logPath?: string): Promise<criu_resp__Output> {
+  private async call(
+    op: CriuOperation,
+    req: criu_req,
+    signal?: AbortSignal,
+    logPath?: string,
+    cancelRun?: (reason: unknown) => void,
+  ): Promise<criu_resp__Output> {
     signal?.throwIfAborted();
     let worker: CriuWorker;
     try {
@@ -132,33 +210,78 @@ export class RpcCriuClient implements CriuClient {
         cause: err,
       });
     }
-    const stop = (): void => worker.kill();
-    signal?.addEventListener('abort', stop, { once: true });
+    const roles = op === 'dump' ? NOTIFY_ROLES.dump : op === 'restore' ? NOTIFY_ROLES.restore : undefined;
+    // Whether CRIU may be killed now: it holds no tree (see NOTIFY_ROLES).
+    let killable = true;
+    let cancel: unknown;
+    let cancelled = false;
+    let finished: criu_resp__Output | undefined;
+    const requestCancel = (reason: unknown): void => {
+      if (cancelled) return;
+      cancelled = true;
+      cancel = reason;
+      // Killing closes the channel: the pending receive fails and the catch below rethrows the reason.
+      if (killable) worker.kill();
+    };
+    const onAbort = (): void => requestCancel(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const fault = (script: string, when: 'before' | 'after'): void => {
+      const action = this.faults?.at(op, script, when);
+      if (action === 'cancel') {
+        const reason = new AgentError('cancelled', `test fault: ${op} cancelled ${when} CRIU's ${script} notification`);
+        if (cancelRun) cancelRun(reason);
+        else requestCancel(reason);
+      }
+      else if (action === 'kill-criu' && worker.pid) process.kill(worker.pid, 'SIGKILL');
+      else if (action === 'kill-agent') process.kill(process.pid, 'SIGKILL');
+    };
     try {
       // A listener added to a signal that already fired never runs: an abort
       // while CRIU was starting must stop it here, before it gets the request.
-      signal?.throwIfAborted();
+      if (signal?.aborted) requestCancel(signal.reason);
+      if (cancelled) throw cancel;
       worker.channel.send(this.codec.encodeRequest(req));
+      // Without notifications CRIU seizes the tree unannounced (a pre-dump
+      // always does): from the request on it must be left to finish.
+      if (op !== 'check' && !(roles && req.opts?.notify_scripts)) killable = false;
       for (;;) {
-        const resp = this.codec.decodeResponse(await worker.channel.receive(signal));
-        if (resp.type !== 'NOTIFY') return resp;
-        worker.channel.send(this.codec.encodeRequest({ type: 'NOTIFY', notify_success: true }));
+        const resp = this.codec.decodeResponse(await worker.channel.receive());
+        if (resp.type !== 'NOTIFY') {
+          finished = resp;
+          if (cancelled && !resp.success) throw cancel;
+          return resp;
+        }
+        const script = resp.notify?.script ?? '';
+        const role = roles?.[script];
+        fault(script, 'before');
+        // A cancel stops CRIU at the first notification it can still roll back at.
+        const refuse = cancelled && (role === 'first' || role === 'rollback' || role === 'commit');
+        worker.channel.send(this.codec.encodeRequest({ type: 'NOTIFY', notify_success: !refuse }));
+        if (!refuse && role === 'first') killable = false;
+        fault(script, 'after');
       }
     } catch (err) {
-      if (signal?.aborted) {
-        worker.kill();
-        throw signal.reason;
-      }
+      // CRIU was killed while it held nothing, or rolled back: the finally
+      // below waits until it is gone, so the caller's cleanup comes after it.
+      if (cancelled && (err instanceof CriuTransportError || err === cancel)) throw cancel;
       if (err instanceof CriuTransportError) throw await this.workerDied(op, worker, err, logPath);
       throw err;
     } finally {
-      signal?.removeEventListener('abort', stop);
-      await worker.dispose();
+      signal?.removeEventListener('abort', onAbort);
+      // After its final reply CRIU is idle and exits once the socket closes.
+      // Otherwise it may still hold a tree: it sees the closed socket at its
+      // next notification, rolls back and exits; it is never killed then.
+      await worker.dispose(finished ? 5000 : null);
+      // What a failed CRIU leaves in its process group (stopped kerndat
+      // probes, helpers, tasks it was restoring) goes with it; never after a
+      // success: tasks a restore puts in CRIU's group are the restored tree.
+      if (!finished?.success) worker.kill();
     }
   }
 
   private async workerDied(op: CriuOperation, worker: CriuWorker, err: CriuTransportError, logPath?: string): Promise<AgentError> {
-    worker.kill();
+    // The socket failed: CRIU exited, or exits at its next notification.
+    worker.channel.close();
     const exit = await worker.exited;
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`;
     const stderr = exit.stderr.trim().split('\n').slice(-5).join(' | ');

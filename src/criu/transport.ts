@@ -31,12 +31,27 @@ export interface CriuWorker {
   readonly channel: CriuChannel;
   /** Human description for errors/logs, e.g. "criu swrk (pid 1234)". */
   readonly description: string;
-  /** Stop the worker now (SIGKILL for swrk; close the connection for a service socket). Idempotent. */
+  /** The CRIU process (swrk), when there is one of this agent's own. */
+  readonly pid?: number;
+  /**
+   * Stop the worker now: SIGKILL to CRIU's whole process group for swrk (CRIU
+   * and every helper it forked), close the connection for a service socket.
+   * Idempotent. Only for moments when CRIU holds no tree: a CRIU killed while
+   * a tree is seized, or while its parasite runs inside a task, leaves that
+   * task to die of the parasite's trap (see the phase table in client.ts).
+   */
   kill(): void;
   /** Resolves when the worker is gone (swrk: child exited and was reaped; service: connection closed), with exit details. Never rejects. */
   readonly exited: Promise<CriuWorkerExit>;
-  /** Close the channel and wait for `exited` (for swrk: CRIU exits by itself once the socket closes; if it has not exited after graceMs (default 5000), SIGKILL it). */
-  dispose(graceMs?: number): Promise<void>;
+  /**
+   * Close the channel and wait for `exited`. CRIU exits by itself once the
+   * socket is closed: at once when idle, or at its next notification when
+   * busy (the notification fails and CRIU rolls back). With a number, a swrk
+   * CRIU still there after graceMs (default 5000) is killed (its process
+   * only); with null it is waited for however long it takes, for when CRIU
+   * may still hold a tree.
+   */
+  dispose(graceMs?: number | null): Promise<void>;
 }
 
 export interface CriuLauncher {
@@ -266,6 +281,7 @@ class Tail {
 class SwrkWorker implements CriuWorker {
   readonly description: string;
   readonly exited: Promise<CriuWorkerExit>;
+  readonly pid: number;
 
   constructor(
     private readonly child: ChildProcess,
@@ -274,6 +290,7 @@ class SwrkWorker implements CriuWorker {
     closed: Promise<void>,
     stderr: Tail,
   ) {
+    this.pid = child.pid ?? 0;
     this.description = `criu swrk (pid ${String(child.pid)})`;
     this.exited = exit.then(async ({ code, signal }) => {
       // Let CRIU's last packets and the EOF arrive, then free the fd in any case
@@ -288,43 +305,67 @@ class SwrkWorker implements CriuWorker {
 
   kill(): void {
     this.channel.close();
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    // CRIU leads a process group of its own (spawned detached): its helpers
+    // (kerndat probes it stopped and traces, namespace helpers, tasks it is
+    // restoring) must not outlive it, stopped, with ppid 1.
+    if (this.pid > 0) {
+      try {
+        process.kill(-this.pid, 'SIGKILL');
+      } catch {
+        // the group is empty: everything already exited
+      }
+    }
   }
 
-  async dispose(graceMs = 5000): Promise<void> {
+  async dispose(graceMs: number | null = 5000): Promise<void> {
     this.channel.close();
-    if (!(await settlesWithin(this.exited, graceMs))) this.kill();
+    if (graceMs === null) {
+      await this.exited;
+      return;
+    }
+    if (!(await settlesWithin(this.exited, graceMs)) && this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGKILL');
+    }
     await this.exited;
   }
 }
 
-/** Starts a `criu swrk 3` child per operation, talking over a socketpair. */
-const SETPRIV = '/usr/bin/setpriv';
+/**
+ * The environment variable every CRIU the agent starts carries, set to the
+ * agent's state directory: /proc/PID/environ then tells this agent's CRIU
+ * processes (and the helpers they fork) from those of other agents and tools
+ * on the node, so a later start of the agent finds what an earlier run left
+ * behind (store/leftovers.ts).
+ */
+export const CRIU_OWNER_ENV = 'CRIU_AGENT_OWNER';
 
 /**
- * Runs criu under `setpriv --pdeathsig SIGKILL` (util-linux) where available,
- * so that CRIU dies with the agent. CRIU would stop by itself at its next
- * notification once the socket is gone (the agent always asks for them), but
- * only after writing every page of a large tree; killing it at once releases
- * the tree sooner and spares the disk.
+ * Starts a `criu swrk 3` child per operation, talking over a socketpair.
+ *
+ * CRIU runs in a session and process group of its own, and with no
+ * parent-death signal: if the agent dies, CRIU notices the closed socket at
+ * its next notification (its send or receive fails, so the "script" fails:
+ * criu/cr-service.c send_criu_rpc_script; CRIU ignores SIGPIPE) and rolls
+ * back by itself, curing and releasing the tree. A SIGKILL at the agent's
+ * death could land while CRIU's parasite runs inside a task, which then dies
+ * of the parasite's trap. A group of its own also keeps signals sent to the
+ * agent's group (a terminal's ^C) away from CRIU, and lets kill() reach
+ * CRIU's helpers.
  */
-function withParentDeathSignal(file: string, args: string[]): [string, string[]] {
-  if (!fs.existsSync(SETPRIV)) return [file, args];
-  return [SETPRIV, ['--pdeathsig', 'SIGKILL', '--', file, ...args]];
-}
-
 export class SwrkLauncher implements CriuLauncher {
   private readonly criuPath: string;
+  private readonly owner?: string;
 
-  constructor(opts: { criuPath: string }) {
+  /** `owner`: the value of CRIU_OWNER_ENV in CRIU's environment (the agent's state directory). */
+  constructor(opts: { criuPath: string; owner?: string }) {
     this.criuPath = opts.criuPath;
+    this.owner = opts.owner;
   }
 
   async open(): Promise<CriuWorker> {
     const lib = loadBinding();
     try {
-      // Checked here because with the setpriv wrapper a missing criu would
-      // only show as setpriv's exit status.
+      // Checked first: a clearer message than spawn's, and no socket pair to undo.
       fs.accessSync(this.criuPath, fs.constants.X_OK);
     } catch (err) {
       throw this.spawnError(err);
@@ -339,8 +380,11 @@ export class SwrkLauncher implements CriuLauncher {
     let child: ChildProcess;
     try {
       // CRIU's end becomes its fd 3; stdout is unused, stderr kept for errors.
-      const [file, args] = withParentDeathSignal(this.criuPath, ['swrk', '3']);
-      child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe', childFd] });
+      child = spawn(this.criuPath, ['swrk', '3'], {
+        stdio: ['ignore', 'ignore', 'pipe', childFd],
+        detached: true,
+        ...(this.owner ? { env: { ...process.env, [CRIU_OWNER_ENV]: this.owner } } : {}),
+      });
     } catch (err) {
       closeQuietly(lib, parentFd);
       throw this.spawnError(err);
@@ -372,6 +416,7 @@ export class SwrkLauncher implements CriuLauncher {
     try {
       channel = new SeqpacketChannel(parentFd, lib);
     } catch (err) {
+      // CRIU has no request yet, so holds no tree.
       child.kill('SIGKILL');
       throw err;
     }

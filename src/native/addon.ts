@@ -10,6 +10,8 @@ export interface NativeAddon {
   close(fd: number): void;
   /** SO_PEERCRED of a connected AF_UNIX socket. */
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
+  /** flock(fd, LOCK_EX | LOCK_NB): true when taken, false when another holder has it. */
+  tryLockExclusive(fd: number): boolean;
 }
 
 export const ADDON_FILE = path.join(packageRoot, 'src', 'native', 'build', 'Release', 'seqpacket.node');

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -339,6 +340,22 @@ Napi::Value StartReceiving(const Napi::CallbackInfo& info) {
   return handle;
 }
 
+// tryLockExclusive(fd) -> true when this process now holds an exclusive
+// flock(2) on fd, false when another open file description holds one. The
+// lock lives as long as the fd stays open, and ends with the process however
+// it ends: the state directory's lock of a dead agent is never stale.
+Napi::Value TryLockExclusive(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0);
+  int rc;
+  do {
+    rc = flock(fd, LOCK_EX | LOCK_NB);
+  } while (rc != 0 && errno == EINTR);
+  if (rc == 0) return Napi::Boolean::New(env, true);
+  if (errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
+  throw SysError(env, errno, "flock");
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->receiver = Napi::Persistent(Receiver::Define(env));
@@ -349,6 +366,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("startReceiving", Napi::Function::New(env, StartReceiving, "startReceiving"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
+  exports.Set("tryLockExclusive", Napi::Function::New(env, TryLockExclusive, "tryLockExclusive"));
   InitCuda(env, exports);
   return exports;
 }

@@ -22,6 +22,10 @@ export {
   waitForPidFree,
   isKernelThread,
   sessionInfo,
+  bootTicksNow,
+  killProcessesSince,
+  findMarkedProcesses,
+  type MarkedProcess,
 } from './procfs';
 export { type TreeSnapshot, type TreeStatus, snapshotTree, treeStatus, waitForTreeStatus } from './tree';
 export { signalTree, continueTree } from './signals';

@@ -321,3 +321,70 @@ export async function sessionInfo(pid: number): Promise<{ sid: number; pgid: num
   const st = await readStat(pid);
   return st === null ? null : { sid: st.session, pgid: st.pgrp };
 }
+
+/**
+ * Clock ticks since boot now, on the clock of stat's start time (USER_HZ,
+ * 100 on Linux): a process whose start time is at least this was created
+ * after this moment. Rounded down, so a process started in the same tick counts.
+ */
+export async function bootTicksNow(): Promise<number> {
+  const uptime = Number((await readFile('/proc/uptime', 'utf8')).split(' ')[0]);
+  return Math.floor(uptime * 100) - 1;
+}
+
+/**
+ * SIGKILLs every process holding one of `pids` that started at or after
+ * `sinceTicks` (bootTicksNow): tasks created from that moment, never an older
+ * process that happens to hold such a pid. Returns the pids killed.
+ */
+export async function killProcessesSince(pids: readonly number[], sinceTicks: number): Promise<number[]> {
+  const killed: number[] = [];
+  for (const pid of pids) {
+    const start = await readStartTime(pid);
+    if (start === null || start < sinceTicks) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return killed;
+}
+
+/** A process whose environment carries `NAME=value`. */
+export interface MarkedProcess {
+  pid: number;
+  pgid: number;
+  comm: string;
+  state: string;
+  startTime: number;
+}
+
+/**
+ * Every process named `comm` whose initial environment holds exactly
+ * `name=value` (/proc/PID/environ). The agent marks the CRIU processes it
+ * starts so: forks of CRIU inherit the mark, processes of other agents and
+ * tools do not have it.
+ */
+export async function findMarkedProcesses(comm: string, name: string, value: string): Promise<MarkedProcess[]> {
+  const want = `${name}=${value}`;
+  const out: MarkedProcess[] = [];
+  for (const entry of await readdir('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isSafeInteger(pid) || pid <= 1 || pid === process.pid) continue;
+    const st = await readStat(pid).catch(() => null);
+    if (!st || st.comm !== comm) continue;
+    let env: Buffer;
+    try {
+      env = await readFile(`/proc/${pid}/environ`);
+    } catch {
+      continue;
+    }
+    if (!env.toString('latin1').split('\0').includes(want)) continue;
+    const startTime = await readStartTime(pid);
+    if (startTime === null) continue;
+    out.push({ pid, pgid: st.pgrp, comm: st.comm, state: st.state, startTime });
+  }
+  return out;
+}

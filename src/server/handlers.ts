@@ -75,6 +75,7 @@ function checkpoint(c: CheckpointInfo): Checkpoint {
     images_dir: c.imagesDir,
     children: c.children,
     digest_algorithm: c.digestAlgorithm,
+    request_id: c.requestId ?? '',
   };
 }
 

@@ -90,7 +90,13 @@ async function bindUnix(
   log: Logger,
 ): Promise<BoundListener> {
   await fsp.mkdir(path.dirname(listen.path), { recursive: true, mode: 0o755 });
-  // A socket file left by a previous agent that died would make bind fail.
+  // A socket file left by a previous agent that died would make bind fail;
+  // one that a live process still serves is not ours to take over.
+  if (await isServed(listen.path)) {
+    throw new Error(
+      `cannot listen on ${listen.text}: another process is serving ${listen.path} (another criu-agent?); stop it first, or use another --listen path`,
+    );
+  }
   await fsp.rm(listen.path, { force: true });
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const listener = net.createServer((socket) => {
@@ -120,6 +126,19 @@ async function bindUnix(
       await fsp.rm(listen.path, { force: true });
     },
   };
+}
+
+/** True when something accepts connections on the unix socket at `p` (false for no file, a stale socket, or no socket). */
+function isServed(p: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(p);
+    const done = (served: boolean): void => {
+      socket.destroy();
+      resolve(served);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
 
 function recordPeer(socket: net.Socket, log: Logger): void {

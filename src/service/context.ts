@@ -5,7 +5,7 @@ import { AgentError } from '../errors';
 import { CudaDriver, type GpuDriver } from '../gpu';
 import type { FinalState } from '../finalState';
 import { continueTree, snapshotTree, treeStatus, waitForTreeStatus, type TreeSnapshot, type TreeStatus } from '../proctree';
-import { StoppedTrees, type CheckpointStore } from '../store';
+import { RestoreJournal, StoppedTrees, type CheckpointStore } from '../store';
 import { GpuCheckpointer } from './gpu';
 import type { TargetRules } from './guards';
 import { Limiter } from './limiter';
@@ -29,8 +29,10 @@ export const GPU_LOCK_TIMEOUT_MS = 10_000;
 /** State the capability services share: the locks, and CRIU facts that do not change while the agent runs. */
 export class ServiceContext {
   readonly locks = new KeyedLocks();
+  readonly inFlight = new InFlight();
   readonly limiter: Limiter;
   readonly stopped: StoppedTrees;
+  readonly restoring: RestoreJournal;
   readonly kernel = os.release();
   private featuresCache?: Promise<CriuFeatures>;
   private versionCache?: Promise<CriuVersion>;
@@ -40,6 +42,7 @@ export class ServiceContext {
   constructor(readonly deps: ServiceDeps) {
     this.limiter = new Limiter(deps.config.maxConcurrentOperations);
     this.stopped = new StoppedTrees(deps.store.stateDir);
+    this.restoring = new RestoreJournal(deps.store.stateDir);
     this.gpu = new GpuCheckpointer(deps.gpu ?? new CudaDriver(), { lockTimeoutMs: GPU_LOCK_TIMEOUT_MS });
   }
 
@@ -140,6 +143,39 @@ export function describeStatus(status: TreeStatus, snap: TreeSnapshot | null): s
   const running = snap.processes.filter((p) => p.tasks.some((t) => t.state === 'running')).map((p) => p.pid);
   if (status === 'mixed') return `partly stopped (stopped: ${stopped.join(', ')}; running: ${running.join(', ')})`;
   return status;
+}
+
+/**
+ * Operations still running by request id, also after their caller was
+ * answered (a cancelled Dump runs on until CRIU is done with the tree).
+ */
+export class InFlight {
+  private readonly running = new Map<string, Promise<unknown>>();
+
+  add(requestId: string, work: Promise<unknown>): void {
+    const done = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.running.set(requestId, done);
+    void done.then(() => {
+      if (this.running.get(requestId) === done) this.running.delete(requestId);
+    });
+  }
+
+  /** Resolves once the operation of `requestId` (if any) has ended, whatever its outcome; rejects if `signal` aborts first. */
+  async settled(requestId: string, signal?: AbortSignal): Promise<void> {
+    const current = this.running.get(requestId);
+    if (current) await untilAborted(current, signal);
+  }
+}
+
+/** A signal that aborts with `parent`, or by its own abort(): what an operation hands CRIU (see CriuRun.cancel). */
+export function linkedAbort(parent?: AbortSignal): { signal: AbortSignal; abort: (reason: unknown) => void } {
+  const controller = new AbortController();
+  if (parent?.aborted) controller.abort(parent.reason);
+  else parent?.addEventListener('abort', () => controller.abort(parent.reason), { once: true });
+  return { signal: controller.signal, abort: (reason) => controller.abort(reason) };
 }
 
 /** Settles like `p`, or rejects with the signal's reason as soon as it aborts. */

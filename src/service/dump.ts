@@ -5,9 +5,9 @@ import { readDumpStats, type DumpStats } from '../criu/stats';
 import { AgentError } from '../errors';
 import { resolveFinalState, type FinalState, type Operation, type RequestedState } from '../finalState';
 import { estimateMemoryBytes, readCommandLine, readStartTime, snapshotTree, treeStatus } from '../proctree';
-import { RECORD_FILE, validateCheckpointId } from '../store';
+import { RECORD_FILE, validateCheckpointId, type CheckpointRecord } from '../store';
 import { DIGEST_ALGORITHM, digestDirectory } from '../store/digest';
-import { abortedOr, withLogMoved, type ServiceContext } from './context';
+import { abortedOr, linkedAbort, untilAborted, withLogMoved, type ServiceContext } from './context';
 import { guardTarget, guardTree, requireLiveProcess } from './guards';
 import { dumpCriuOpts } from './options';
 
@@ -64,29 +64,63 @@ export class DumpService {
       throw new AgentError('invalid-argument', 'parent_checkpoint_id must name another checkpoint than checkpoint_id');
     await guardTarget(p.pid, this.ctx.targetRules);
 
+    // A retry of a call whose client gave up waits for the first to end, then
+    // gets its checkpoint (below) or runs anew if the first left none.
+    if (requestId) await this.ctx.inFlight.settled(requestId, signal);
     const release = this.ctx.locks.acquire(
       [`pid ${p.pid}`, `checkpoint ${p.checkpointId}`, ...(p.parentId ? [`checkpoint ${p.parentId}`] : [])],
       `${op} of pid ${p.pid} into ${p.checkpointId}${requestId ? ` (request ${requestId})` : ''}`,
     );
-    try {
-      await requireLiveProcess(p.pid);
-      const parent = p.parentId ? await this.requireParent(p.parentId) : undefined;
-      if (op === 'pre-dump') await this.requireMemoryTracking(signal);
-      // store.create checks again (a race is possible); this one answers
-      // before the call waits for a CRIU slot.
-      if (await this.ctx.store.get(p.checkpointId)) {
-        throw new AgentError('already-exists', `checkpoint ${p.checkpointId} already exists; choose another checkpoint_id`);
-      }
-
-      const slot = await this.ctx.limiter.acquire(signal);
+    // The work goes on after a cancel until CRIU is done with the tree (it
+    // is stopped at its next safe point, see criu/client.ts), holding the
+    // tree's lock and CRIU's slot; the caller is answered at once.
+    const work = (async (): Promise<DumpResult> => {
       try {
-        return await this.run(op, p, decision.applied, decision.ignored, parent, signal, requestId);
+        // store.create checks again (a race is possible); this one answers
+        // before the call waits for a CRIU slot, and before the tree is
+        // looked at: a retry finds the checkpoint also when the Dump killed it.
+        const existing = await this.ctx.store.get(p.checkpointId);
+        if (existing) {
+          if (requestId && existing.requestId === requestId && existing.kind === op && existing.pid === p.pid) {
+            return this.replayed(existing, decision.ignored);
+          }
+          throw new AgentError('already-exists', `checkpoint ${p.checkpointId} already exists; choose another checkpoint_id`);
+        }
+        await requireLiveProcess(p.pid);
+        const parent = p.parentId ? await this.requireParent(p.parentId) : undefined;
+        if (op === 'pre-dump') await this.requireMemoryTracking(signal);
+
+        const slot = await this.ctx.limiter.acquire(signal);
+        try {
+          return await this.run(op, p, decision.applied, decision.ignored, parent, signal, requestId);
+        } finally {
+          slot();
+        }
       } finally {
-        slot();
+        release();
       }
-    } finally {
-      release();
-    }
+    })();
+    if (requestId) this.ctx.inFlight.add(requestId, work);
+    return untilAborted(work, signal);
+  }
+
+  /**
+   * The result of the call that made `record`, for a retry with the same
+   * request id (x-request-id): a client that gave up (deadline, lost
+   * connection) learns that its Dump completed after all.
+   */
+  private replayed(record: CheckpointRecord, ignored: boolean): DumpResult {
+    const dir = this.ctx.store.pathOf(record.id);
+    return {
+      checkpointId: record.id,
+      finalState: record.finalState,
+      finalStateIgnored: ignored,
+      imagesDir: dir,
+      pids: record.pids,
+      logPath: path.join(dir, record.logFile),
+      stats: record.stats,
+      sizeBytes: record.sizeBytes,
+    };
   }
 
   private async run(
@@ -124,9 +158,11 @@ export class DumpService {
     };
     let stats: DumpStats | undefined;
     let files: Awaited<ReturnType<typeof digestDirectory>>;
+    const cancel = linkedAbort(signal);
     try {
-      if (op === 'pre-dump') await this.ctx.criu.preDump({ imagesDir: pending.dir, logFile, opts, signal });
-      else await this.ctx.criu.dump({ imagesDir: pending.dir, logFile, opts, signal });
+      const run = { imagesDir: pending.dir, logFile, opts, signal: cancel.signal, cancel: cancel.abort };
+      if (op === 'pre-dump') await this.ctx.criu.preDump(run);
+      else await this.ctx.criu.dump(run);
       // After CRIU returned the tree is no longer frozen: hashing the images
       // costs the caller time, never the workload.
       stats = await readDumpStats(pending.dir);
@@ -134,7 +170,7 @@ export class DumpService {
     } catch (err) {
       const kept = await pending.discard(logFile, requestId);
       await this.ctx.resumeIfLeftStopped(p.pid, statusBefore);
-      throw withLogMoved(abortedOr(err, signal), path.join(pending.dir, logFile), kept);
+      throw withLogMoved(abortedOr(err, cancel.signal), path.join(pending.dir, logFile), kept);
     }
 
     const pids = before.processes.map((proc) => proc.pid);
@@ -163,7 +199,21 @@ export class DumpService {
     if (applied === 'STOPPED' && startTime !== null) {
       await this.ctx.stopped.add({ pid: p.pid, startTime, by: `${op} into checkpoint ${p.checkpointId}`, since: new Date().toISOString() });
     }
-    await this.ctx.verifyFinalState(p.pid, applied, `${op} into checkpoint ${p.checkpointId} (kept at ${finalDir})`);
+    try {
+      await this.ctx.verifyFinalState(p.pid, applied, `${op} into checkpoint ${p.checkpointId}`);
+    } catch (err) {
+      if (!(err instanceof AgentError)) throw err;
+      // CRIU reported success, so the images are complete: whatever changed
+      // the tree afterwards (it exited, or something else killed, stopped or
+      // continued it) came from outside the agent. The checkpoint stays
+      // listed; the caller learns both facts, with a status it can act on.
+      throw new AgentError(
+        'aborted',
+        `${err.message}: something outside the agent changed the tree (it exited, or was killed or signalled) during the ${op}; ` +
+          `checkpoint ${p.checkpointId} is complete and kept at ${finalDir} (restore it, or delete it with DeleteCheckpoint)`,
+        { cause: err, details: { criuLog: path.join(finalDir, logFile) } },
+      );
+    }
     await this.ctx.applyRetention(p.checkpointId);
     return {
       checkpointId: p.checkpointId,

@@ -4,11 +4,11 @@ import { AgentError } from '../errors';
 import { resolveFinalState, type FinalState, type RequestedState } from '../finalState';
 import { promises as fsp } from 'node:fs';
 import { readRestoreStats, RESTORE_STATS_FILE, type RestoreStats } from '../criu/stats';
-import { isZombieProcess, pidInUse, readProcess, readStartTime, waitForPidFree } from '../proctree';
+import { bootTicksNow, isZombieProcess, killProcessesSince, readProcess, readStartTime, snapshotTree, waitForPidFree } from '../proctree';
 import { RECORD_FILE, type CheckpointRecord } from '../store';
 import { verifyDirectory } from '../store/digest';
 import { validateCheckpointId } from '../store';
-import { abortedOr, type ServiceContext } from './context';
+import { abortedOr, linkedAbort, untilAborted, type ServiceContext } from './context';
 import { restoreCriuOpts } from './options';
 
 export interface RestoreParams {
@@ -54,18 +54,23 @@ export class RestoreService {
       [`pid ${record.pid}`, `checkpoint ${p.checkpointId}`],
       `restore of checkpoint ${p.checkpointId} (pid ${record.pid}${requestId ? `, request ${requestId}` : ''})`,
     );
-    try {
-      await this.verifyChain(record);
-      await this.requirePidsFree(record.pids, p.checkpointId);
-      const slot = await this.ctx.limiter.acquire(signal);
+    // As for Dump: after a cancel the caller is answered at once, while the
+    // work goes on until CRIU has let go and nothing half-restored is left.
+    const work = (async (): Promise<RestoreResult> => {
       try {
-        return await this.run(p, record, decision.applied, signal, requestId);
+        await this.verifyChain(record);
+        await this.requirePidsFree(record.pids, p.checkpointId);
+        const slot = await this.ctx.limiter.acquire(signal);
+        try {
+          return await this.run(p, record, decision.applied, signal, requestId);
+        } finally {
+          slot();
+        }
       } finally {
-        slot();
+        release();
       }
-    } finally {
-      release();
-    }
+    })();
+    return untilAborted(work, signal);
   }
 
   private async run(
@@ -83,12 +88,35 @@ export class RestoreService {
       notify_scripts: true,
       ...(applied === 'STOPPED' ? { leave_stopped: true } : {}),
     };
+    // Recorded first, so that a start of the agent after it died mid-restore
+    // finds and kills what this restore created.
+    const sinceTicks = await bootTicksNow();
+    const forget = await this.ctx.restoring.add({
+      checkpointId: p.checkpointId,
+      pids: record.pids,
+      sinceTicks,
+      ...(requestId ? { requestId } : {}),
+      startedAt: new Date().toISOString(),
+    });
+    const cancel = linkedAbort(signal);
     let pid: number;
     try {
-      ({ pid } = await this.ctx.criu.restore({ imagesDir, logFile, opts, signal }));
-    } catch (err) {
-      await this.killHalfRestored(record.pids);
-      throw abortedOr(err, signal);
+      try {
+        ({ pid } = await this.ctx.criu.restore({ imagesDir, logFile, opts, signal: cancel.signal, cancel: cancel.abort }));
+      } catch (err) {
+        await killProcessesSince(record.pids, sinceTicks);
+        throw abortedOr(err, cancel.signal);
+      }
+      if (cancel.signal.aborted) {
+        // Cancelled after CRIU's last point of return: the restore completed,
+        // but its caller was told it was cancelled, and a retry needs the pids
+        // free. A cancelled Restore leaves no task behind.
+        const tree = await snapshotTree(pid);
+        await killProcessesSince([...new Set([...record.pids, ...(tree?.processes.map((t) => t.pid) ?? [])])], sinceTicks);
+        throw cancel.signal.reason;
+      }
+    } finally {
+      await forget();
     }
     const snap = await this.ctx.verifyFinalState(pid, applied, `restore of checkpoint ${p.checkpointId}`);
     if (applied === 'STOPPED') {
@@ -132,24 +160,6 @@ export class RestoreService {
       const parentId: string = current.parentId;
       current = await this.ctx.store.get(parentId);
       if (!current) throw new AgentError('data-loss', `checkpoint ${record.id} builds on ${parentId}, which is missing`);
-    }
-  }
-
-  /**
-   * A restore that failed or was cancelled half-way (CRIU killed) can leave
-   * tasks that CRIU created but never finished restoring. The tree's pids were
-   * all free when CRIU started and CRIU creates its tasks with exactly those
-   * pids, so whatever holds one of them now is such a task: kill it rather
-   * than leave a half-restored tree running.
-   */
-  private async killHalfRestored(pids: number[]): Promise<void> {
-    for (const pid of pids) {
-      if (!(await pidInUse(pid))) continue;
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone meanwhile
-      }
     }
   }
 

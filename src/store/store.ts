@@ -69,14 +69,21 @@ export class CheckpointStore {
     this.failedDir = path.join(stateDir, 'failed');
   }
 
-  /** Creates the layout and sweeps temporary directories a previous run left behind. */
-  static async open(stateDir: string): Promise<CheckpointStore> {
+  /**
+   * Creates the layout and sweeps temporary directories a previous run left
+   * behind, except those in `busy` (a CRIU of that run still works there).
+   * The caller holds the state directory's lock (lockStateDir): a live
+   * agent's temporary directories are never swept.
+   */
+  static async open(stateDir: string, opts: { busy?: readonly string[] } = {}): Promise<CheckpointStore> {
     const store = new CheckpointStore(path.resolve(stateDir));
     await fsp.mkdir(store.checkpointsDir, { recursive: true, mode: 0o700 });
     await fsp.mkdir(store.failedDir, { recursive: true, mode: 0o700 });
     await fsp.chmod(store.stateDir, 0o700);
+    const busy = new Set(opts.busy ?? []);
     for (const name of await fsp.readdir(store.checkpointsDir)) {
-      if (name.startsWith(TMP_PREFIX)) await fsp.rm(path.join(store.checkpointsDir, name), { recursive: true, force: true });
+      const dir = path.join(store.checkpointsDir, name);
+      if (name.startsWith(TMP_PREFIX) && !busy.has(dir)) await fsp.rm(dir, { recursive: true, force: true });
     }
     return store;
   }

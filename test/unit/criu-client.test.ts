@@ -103,6 +103,10 @@ class FakeWorker implements CriuWorker {
   readonly exited: Promise<CriuWorkerExit>;
   killCalls = 0;
   disposeCalls = 0;
+  /** The grace periods dispose() was called with (null: wait for CRIU however long). */
+  disposeGrace: (number | null | undefined)[] = [];
+  /** What happened to the worker, in order: 'kill', 'dispose', and CRIU's 'exit'. */
+  events: string[] = [];
   private resolveExit!: (e: CriuWorkerExit) => void;
   private hasExited = false;
 
@@ -115,17 +119,21 @@ class FakeWorker implements CriuWorker {
   exit(e: CriuWorkerExit): void {
     this.channel.close();
     if (this.hasExited) return;
+    this.events.push('exit');
     this.hasExited = true;
     this.resolveExit(e);
   }
 
   kill(): void {
     this.killCalls++;
+    this.events.push('kill');
     this.exit({ code: null, signal: 'SIGKILL', stderr: '' });
   }
 
-  async dispose(): Promise<void> {
+  async dispose(graceMs?: number | null): Promise<void> {
     this.disposeCalls++;
+    this.disposeGrace.push(graceMs);
+    this.events.push('dispose');
     this.exit({ code: 0, signal: null, stderr: '' });
     await this.exited;
   }
@@ -453,19 +461,149 @@ describe('failures', () => {
 });
 
 describe('abort', () => {
-  it('an abort mid-call kills the worker and rejects with the signal reason', async () => {
+  it('an abort before CRIU got its answer to pre-dump kills CRIU at once (it holds no tree yet)', async () => {
+    const controller = new AbortController();
+    const p = client.dump(run({ signal: controller.signal, opts: { pid: 1234, notify_scripts: true } }));
+    const w = await launcher.worker();
+    await w.next();
+    // CRIU is starting (kerndat probes, reading options): no notification yet.
+    const reason = new AgentError('cancelled', 'the client cancelled the call');
+    controller.abort(reason);
+    await expect(p).rejects.toBe(reason);
+    expect(w.events[0]).toBe('kill');
+    expect(w.disposeCalls).toBe(1);
+  });
+
+  it('an abort while pre-dump waits for its answer refuses it and kills CRIU', async () => {
+    const controller = new AbortController();
+    const p = client.dump(run({ signal: controller.signal, opts: { pid: 1234, notify_scripts: true } }));
+    const w = await launcher.worker();
+    await w.next();
+    w.reply({ type: 'NOTIFY', success: true, notify: { script: 'pre-dump', pid: 0 } });
+    controller.abort(new AgentError('deadline-exceeded', 'too late'));
+    await expect(p).rejects.toMatchObject({ kind: 'deadline-exceeded' });
+    expect(w.killCalls).toBeGreaterThanOrEqual(1);
+  });
+
+  // The tree is seized and CRIU's parasite may be inside it: a SIGKILL of CRIU
+  // now would leave a task to die of the parasite's trap. CRIU is let run to
+  // its next notification, which is refused: CRIU cures, resumes and fails.
+  for (const script of ['query-ext-files', 'network-lock', 'post-dump']) {
+    it(`an abort once the tree is seized is not a kill: ${script} is answered false, and the call rejects once CRIU rolled back`, async () => {
+      const controller = new AbortController();
+      const p = client.dump(run({ signal: controller.signal, opts: { pid: 1234, notify_scripts: true } }));
+      const w = await launcher.worker();
+      await w.next();
+      w.reply({ type: 'NOTIFY', success: true, notify: { script: 'pre-dump', pid: 0 } });
+      expect(await w.next()).toMatchObject({ type: 'NOTIFY', notify_success: true });
+      const reason = new AgentError('cancelled', 'the client cancelled the call');
+      controller.abort(reason);
+      let settled = false;
+      void p.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      // CRIU works on (parasite, pages) for a while: nothing is killed, the call waits.
+      await new Promise((r) => setTimeout(r, 50));
+      expect(settled).toBe(false);
+      expect(w.killCalls).toBe(0);
+      w.reply({ type: 'NOTIFY', success: true, notify: { script, pid: 0 } });
+      expect(await w.next()).toMatchObject({ type: 'NOTIFY', notify_success: false });
+      expect(settled).toBe(false);
+      w.reply({ type: 'DUMP', success: false, cr_errno: 0 });
+      await expect(p).rejects.toBe(reason);
+      // CRIU answered before anything was killed; its group is cleaned up after it exited.
+      expect(w.events.indexOf('exit')).toBeLessThan(w.events.indexOf('kill') === -1 ? Infinity : w.events.indexOf('kill'));
+      expect(w.disposeGrace).toEqual([5000]);
+    });
+  }
+
+  it('an abort after post-dump was answered lets the dump complete: the call resolves', async () => {
+    const controller = new AbortController();
+    const p = client.dump(run({ signal: controller.signal, opts: { pid: 1234, notify_scripts: true } }));
+    const w = await launcher.worker();
+    await w.next();
+    for (const script of ['pre-dump', 'query-ext-files', 'post-dump']) {
+      w.reply({ type: 'NOTIFY', success: true, notify: { script, pid: 0 } });
+      expect(await w.next()).toMatchObject({ notify_success: true });
+    }
+    controller.abort(new AgentError('cancelled', 'late'));
+    // network-unlock's answer does not matter any more (CRIU ignores it).
+    w.reply({ type: 'NOTIFY', success: true, notify: { script: 'network-unlock', pid: 0 } });
+    expect(await w.next()).toMatchObject({ notify_success: true });
+    w.reply({ type: 'DUMP', success: true });
+    await expect(p).resolves.toBeUndefined();
+    expect(w.killCalls).toBe(0);
+  });
+
+  it('a restore cancelled after pre-restore refuses post-restore (CRIU kills what it created) and rejects', async () => {
+    const controller = new AbortController();
+    const p = client.restore(run({ logFile: 'restore.log', signal: controller.signal, opts: { notify_scripts: true } }));
+    const w = await launcher.worker();
+    await w.next();
+    w.reply({ type: 'NOTIFY', success: true, notify: { script: 'pre-restore', pid: 0 } });
+    expect(await w.next()).toMatchObject({ notify_success: true });
+    const reason = new AgentError('cancelled', 'cancelled mid-restore');
+    controller.abort(reason);
+    w.reply({ type: 'NOTIFY', success: true, notify: { script: 'setup-namespaces', pid: 77 } });
+    expect(await w.next()).toMatchObject({ notify_success: false });
+    w.reply({ type: 'RESTORE', success: false });
+    await expect(p).rejects.toBe(reason);
+    expect(w.events[0]).not.toBe('kill');
+  });
+
+  it('a restore cancelled after post-restore was answered completes (pre-resume and post-resume cannot undo it)', async () => {
+    const controller = new AbortController();
+    const p = client.restore(run({ logFile: 'restore.log', signal: controller.signal, opts: { notify_scripts: true } }));
+    const w = await launcher.worker();
+    await w.next();
+    w.reply({ type: 'NOTIFY', success: true, notify: { script: 'pre-restore', pid: 0 } });
+    await w.next();
+    w.reply({ type: 'NOTIFY', success: true, notify: { script: 'post-restore', pid: 77 } });
+    await w.next();
+    controller.abort(new AgentError('cancelled', 'late'));
+    w.reply({ type: 'NOTIFY', success: true, notify: { script: 'pre-resume', pid: 0 } });
+    expect(await w.next()).toMatchObject({ notify_success: true });
+    w.reply({ type: 'RESTORE', success: true, restore: { pid: 77 } });
+    await expect(p).resolves.toEqual({ pid: 77 });
+    expect(w.killCalls).toBe(0);
+  });
+
+  it('a pre-dump (no notifications) is never killed once sent: an abort waits for CRIU to finish', async () => {
+    const controller = new AbortController();
+    const p = client.preDump(run({ signal: controller.signal, opts: { pid: 1234, notify_scripts: true, track_mem: true } }));
+    const w = await launcher.worker();
+    await w.next();
+    controller.abort(new AgentError('cancelled', 'cancelled'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(w.killCalls).toBe(0);
+    w.reply({ type: 'SINGLE_PRE_DUMP', success: true });
+    await expect(p).resolves.toBeUndefined();
+    expect(w.killCalls).toBe(0);
+  });
+
+  it('a dump without notify_scripts is never killed once sent (CRIU would seize unannounced)', async () => {
     const controller = new AbortController();
     const p = client.dump(run({ signal: controller.signal }));
     const w = await launcher.worker();
     await w.next();
-    // CRIU is busy: one NOTIFY, then nothing.
+    const reason = new AgentError('cancelled', 'cancelled');
+    controller.abort(reason);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(w.killCalls).toBe(0);
+    w.reply({ type: 'DUMP', success: false });
+    await expect(p).rejects.toBe(reason);
+  });
+
+  it('protocol garbage mid-dump closes the socket and waits for CRIU (no grace kill: it may hold the tree)', async () => {
+    const p = client.dump(run({ opts: { pid: 1234, notify_scripts: true } }));
+    const w = await launcher.worker();
+    await w.next();
     w.reply({ type: 'NOTIFY', success: true, notify: { script: 'pre-dump', pid: 0 } });
     await w.next();
-    const reason = new AgentError('cancelled', 'the client cancelled the call');
-    controller.abort(reason);
-    await expect(p).rejects.toBe(reason);
-    expect(w.killCalls).toBeGreaterThanOrEqual(1);
-    expect(w.disposeCalls).toBe(1);
+    w.channel.replyRaw(new Uint8Array([0x1a, 0x00]));
+    await expect(p).rejects.toThrow(/missing required/);
+    expect(w.disposeGrace).toEqual([null]);
   });
 
   it('an already aborted signal rejects without opening a worker', async () => {

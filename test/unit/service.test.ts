@@ -185,7 +185,7 @@ function holdDumps(): { inside: Promise<void>; release: () => void } {
 describe('Dump', () => {
   it(
     'UNSPECIFIED means DEAD: no leave_running/leave_stopped is passed; as the fake does not kill the tree, ' +
-      'final-state verification fails with internal ("running instead of DEAD"), yet the checkpoint is kept',
+      'final-state verification fails with aborted ("running instead of DEAD", changed from outside), and the checkpoint is kept',
     async () => {
       const pid = await startSleeper();
       const err = await agentRejection(services.dump.dump(dumpParams(pid, { requested: 'UNSPECIFIED' })));
@@ -193,10 +193,10 @@ describe('Dump', () => {
       const run = criu.only('dump');
       expect('leave_running' in run.opts).toBe(false);
       expect('leave_stopped' in run.opts).toBe(false);
-      expect(err.kind).toBe('internal');
+      expect(err.kind).toBe('aborted');
       expect(err.message).toContain(`the tree of pid ${pid} is running instead of DEAD`);
       const finalDir = path.join(store.checkpointsDir, 'ckpt-1');
-      expect(err.message).toContain(`kept at ${finalDir}`);
+      expect(err.message).toContain(`checkpoint ckpt-1 is complete and kept at ${finalDir}`);
       const rec = await store.get('ckpt-1');
       expect(rec).toMatchObject({ id: 'ckpt-1', kind: 'dump', pid, finalState: 'DEAD' });
       expect(await status(pid)).toBe('running');
@@ -391,20 +391,68 @@ describe('Dump', () => {
     expect(await status(pid)).toBe('stopped');
   });
 
-  it('rejects with the abort reason when the call is cancelled during CRIU, and cleans up', async () => {
+  it('rejects with the abort reason at once when cancelled during CRIU; cleans up once CRIU has rolled back, holding the lock till then', async () => {
     const pid = await startSleeper();
     const controller = new AbortController();
     const reason = new AgentError('cancelled', 'Dump: the client cancelled the call');
-    criu.onDump = (run) => {
+    let rollBack!: () => void;
+    const rolledBack = new Promise<void>((r) => (rollBack = r));
+    criu.onDump = async (run) => {
       writeImages(run);
       controller.abort(reason);
-      return Promise.reject(new AgentError('internal', 'worker killed'));
+      // The client stops CRIU at its next notification: that takes a while.
+      await rolledBack;
+      throw reason;
     };
-    const err = await agentRejection(services.dump.dump(dumpParams(pid), controller.signal));
+    const err = await agentRejection(services.dump.dump(dumpParams(pid, { checkpointId: 'c1' }), controller.signal, 'req-c1'));
     expect(err.kind).toBe('cancelled');
     expect(err.message).toBe(reason.message);
-    expect(checkpointEntries()).toEqual([]);
+    // Answered while CRIU still works: the tree stays locked, the partial checkpoint is still there.
+    expect(checkpointEntries().filter((n) => n.startsWith('.tmp-c1-'))).toHaveLength(1);
+    expect((await agentRejection(services.dump.dump(dumpParams(pid, { checkpointId: 'c2' })))).message).toContain(`pid ${pid} is busy`);
+    // A retry with the same request id waits for the first to end (cleaned
+    // up, lock released), then runs anew, as the first left no checkpoint.
+    const retry = services.dump.dump(dumpParams(pid, { checkpointId: 'c1', requested: 'RUNNING' }), undefined, 'req-c1');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(criu.calls).toHaveLength(1);
+    criu.onDump = (run) => writeImages(run);
+    rollBack();
+    await expect(retry).resolves.toMatchObject({ checkpointId: 'c1' });
+    expect(criu.calls).toHaveLength(2);
+    expect(checkpointEntries().filter((n) => n.startsWith('.tmp-'))).toEqual([]);
     expect(await status(pid)).toBe('running');
+  });
+
+  it('a retry with the request id of a Dump that completed returns its result instead of ALREADY_EXISTS', async () => {
+    const pid = await startSleeper();
+    const first = await services.dump.dump(dumpParams(pid, { checkpointId: 'r1', requested: 'RUNNING' }), undefined, 'client-req-1');
+    const again = await services.dump.dump(dumpParams(pid, { checkpointId: 'r1', requested: 'RUNNING' }), undefined, 'client-req-1');
+    expect(again).toEqual(first);
+    expect(criu.calls).toHaveLength(1);
+    expect((await store.get('r1'))?.requestId).toBe('client-req-1');
+    // Another request id (or none) for the same checkpoint id is still ALREADY_EXISTS.
+    expect((await agentRejection(services.dump.dump(dumpParams(pid, { checkpointId: 'r1', requested: 'RUNNING' }), undefined, 'other')))
+      .kind).toBe('already-exists');
+    expect((await agentRejection(services.dump.dump(dumpParams(pid, { checkpointId: 'r1', requested: 'RUNNING' })))).kind).toBe('already-exists');
+  });
+
+  it('a Dump cancelled after CRIU passed its last point of return completes: the checkpoint is kept and a retry gets it', async () => {
+    const pid = await startSleeper();
+    const controller = new AbortController();
+    const reason = new AgentError('deadline-exceeded', "Dump: the call's deadline passed");
+    let finish!: () => void;
+    const finished = new Promise<void>((r) => (finish = r));
+    criu.onDump = async (run) => {
+      writeImages(run);
+      controller.abort(reason);
+      await finished; // CRIU had been answered post-dump: it completes
+    };
+    const err = await agentRejection(services.dump.dump(dumpParams(pid, { checkpointId: 'late', requested: 'RUNNING' }), controller.signal, 'req-late'));
+    expect(err.kind).toBe('deadline-exceeded');
+    finish();
+    const retry = await services.dump.dump(dumpParams(pid, { checkpointId: 'late', requested: 'RUNNING' }), undefined, 'req-late');
+    expect(retry).toMatchObject({ checkpointId: 'late', finalState: 'RUNNING' });
+    expect(criu.calls).toHaveLength(1);
   });
 
   it('a second dump of the same pid while one runs is aborted', async () => {

@@ -55,6 +55,13 @@ export interface Checkpoint {
    * How the files' integrity is checked at restore, e.g. "xxh64".
    */
   'digest_algorithm'?: (string);
+  /**
+   * The request id (x-request-id) of the call that made it: a client whose
+   * Dump ended in DEADLINE_EXCEEDED, CANCELLED or a lost connection finds
+   * here whether the Dump completed after all (a retry with the same
+   * x-request-id also returns the first call's result).
+   */
+  'request_id'?: (string);
 }
 
 /**
@@ -107,4 +114,11 @@ export interface Checkpoint__Output {
    * How the files' integrity is checked at restore, e.g. "xxh64".
    */
   'digest_algorithm': (string);
+  /**
+   * The request id (x-request-id) of the call that made it: a client whose
+   * Dump ended in DEADLINE_EXCEEDED, CANCELLED or a lost connection finds
+   * here whether the Dump completed after all (a retry with the same
+   * x-request-id also returns the first call's result).
+   */
+  'request_id': (string);
 }

@@ -1,0 +1,257 @@
+/**
+ * Cancellation and crashes at every phase of a Dump and a Restore (issue 11):
+ * a cancelled or failed Dump leaves the tree running exactly as it was, an
+ * interrupted Restore leaves no task behind, whatever is cancelled or killed
+ * when. The phases are hit exactly with the agent's test-only fault hooks
+ * (CRIU_AGENT_TEST_FAULTS: cancel, kill CRIU or kill the agent at a given
+ * CRIU notification) rather than with timing luck. Real agent, real CRIU.
+ */
+import * as grpc from '@grpc/grpc-js';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DumpResponse__Output } from '../../src/generated/criu_agent/v1/DumpResponse';
+import type { Checkpoint__Output } from '../../src/generated/criu_agent/v1/Checkpoint';
+import type { RestoreResponse__Output } from '../../src/generated/criu_agent/v1/RestoreResponse';
+import { pidInUse, waitForPidFree, waitForTreeStatus } from '../../src/proctree';
+import { call, expectStatus, startAgent, type AgentProcess } from '../helpers/agent';
+import { killAllTargets, startTarget, type Target } from '../helpers/target';
+
+jest.setTimeout(180_000);
+
+const FAULTS = 'CRIU_AGENT_TEST_FAULTS';
+let seq = 0;
+const newId = (what: string): string => `${what}-${process.pid}-${seq++}`;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+afterEach(async () => {
+  await killAllTargets();
+});
+
+/** TracerPid from /proc/PID/status of every task of `pid` (0: not ptraced). */
+function tracers(pid: number): number[] {
+  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    return Number(/^TracerPid:\s*(\d+)$/m.exec(status)?.[1]);
+  });
+}
+
+/** Every process of the node named criu whose environment marks it as `agent`'s (by its state directory). */
+function criuOf(agent: AgentProcess): number[] {
+  const mark = `CRIU_AGENT_OWNER=${path.resolve(agent.stateDir)}`;
+  const out: number[] = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${e}/comm`, 'utf8').trim() !== 'criu') continue;
+      if (/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${e}/stat`, 'utf8'))) continue;
+      if (fs.readFileSync(`/proc/${e}/environ`, 'latin1').split('\0').includes(mark)) out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/**
+ * The promise kept: every process of the tree alive, running (not T/t), not
+ * ptraced, its memory as it was, the counter going on; no CRIU of the agent
+ * left and no temporary checkpoint directory.
+ */
+async function expectUntouched(t: Target, counterBefore: number, agent: AgentProcess): Promise<void> {
+  await waitFor('no CRIU of the agent', () => (criuOf(agent).length === 0 ? true : undefined));
+  const checkpoints = path.join(agent.stateDir, 'checkpoints');
+  await waitFor('the temporary directory removed', () => (fs.readdirSync(checkpoints).some((n) => n.startsWith('.tmp-')) ? undefined : true));
+  expect((await waitForTreeStatus(t.pid, 'running', 5000)).status).toBe('running');
+  for (const pid of t.allPids) {
+    expect(await pidInUse(pid)).toBe(true);
+    expect(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')).not.toMatch(/^\S+ \(.*\) [tTZ]/);
+    expect(tracers(pid).every((tp) => tp === 0)).toBe(true);
+  }
+  const s = await t.query(5000);
+  expect(s.mem_sha256_now).toBe(s.mem_sha256_at_start);
+  expect(s.children).toEqual([...t.childPids]);
+  expect(s.counter).toBeGreaterThan(counterBefore);
+  expect(fs.readdirSync(checkpoints).filter((n) => !n.startsWith('.'))).toEqual([]);
+}
+
+describe('Dump cancelled at each phase of CRIU: the tree runs on as it was', () => {
+  // before/after the agent's answer to each notification CRIU sends for a
+  // tree in the host's namespaces (criu/client.ts NOTIFY_ROLES).
+  const phases = ['pre-dump:before', 'pre-dump:after', 'query-ext-files:before', 'query-ext-files:after', 'post-dump:before'];
+  for (const phase of phases) {
+    for (const finalState of ['FINAL_STATE_DEAD', 'FINAL_STATE_RUNNING']) {
+      it(`cancel at ${phase}, final state ${finalState}: CANCELLED, nothing written, the tree untouched`, async () => {
+        const [script, when] = phase.split(':');
+        const agent = await startAgent({ env: { [FAULTS]: `dump:${script}:${when}:cancel` } });
+        try {
+          // 128 MiB: the parasite is busy inside the tree for a while after query-ext-files.
+          const t = await startTarget({ children: 2, extraMiB: 128 });
+          const before = await t.query();
+          await expectStatus(
+            call<DumpResponse__Output>(agent.client, 'Dump', { pid: t.pid, checkpoint_id: newId('cancel'), final_state: finalState }),
+            grpc.status.CANCELLED,
+            /cancelled/,
+          );
+          await expectUntouched(t, before.counter, agent);
+        } finally {
+          await agent.dispose();
+        }
+      });
+    }
+  }
+
+  it('cancel right after post-dump was answered: the dump completes (DEAD), the checkpoint is kept, and a retry with the same x-request-id gets it', async () => {
+    const agent = await startAgent({ env: { [FAULTS]: 'dump:post-dump:after:cancel' } });
+    try {
+      const t = await startTarget({ children: 1 });
+      const id = newId('late');
+      const md = (): grpc.Metadata => {
+        const m = new grpc.Metadata();
+        m.set('x-request-id', `req-${id}`);
+        return m;
+      };
+      const dump = (): Promise<DumpResponse__Output> =>
+        new Promise((resolve, reject) =>
+          agent.client.Dump({ pid: t.pid, checkpoint_id: id }, md(), (err, res) => (err ? reject(err) : resolve(res as DumpResponse__Output))),
+        );
+      // CRIU was past its last point of return: the fault's cancel comes too late to stop it.
+      const first = await dump().catch((e: grpc.ServiceError) => e);
+      expect(first instanceof Error).toBe(false);
+      for (const pid of t.allPids) expect(await waitForPidFree(pid, 15_000)).toBe(true);
+      const again = await dump();
+      expect(again).toEqual(first);
+      const c = await call<Checkpoint__Output>(agent.client, 'GetCheckpoint', { checkpoint_id: id });
+      expect(c.request_id).toBe(`req-${id}`);
+    } finally {
+      await agent.dispose();
+    }
+  });
+});
+
+describe('the agent killed mid-dump', () => {
+  it('SIGKILL of the agent while CRIU is inside the tree: CRIU rolls back by itself, the tree runs on; the next start cleans up', async () => {
+    const agent = await startAgent({ env: { [FAULTS]: 'dump:query-ext-files:after:kill-agent' } });
+    try {
+      const t = await startTarget({ children: 2, extraMiB: 256 });
+      const before = await t.query();
+      await expect(call(agent.client, 'Dump', { pid: t.pid, checkpoint_id: newId('agent-dies') })).rejects.toBeDefined();
+      await waitFor('the agent gone', () => (fs.existsSync(`/proc/${agent.pid}`) ? undefined : true));
+      // CRIU finishes the parasite's work, fails at post-dump (no one answers) and releases the tree.
+      await waitFor('CRIU gone', () => (criuOf(agent).length === 0 ? true : undefined), 60_000);
+      const restarted = await startAgent({ dir: agent.dir });
+      try {
+        await expectUntouched(t, before.counter, restarted);
+      } finally {
+        await restarted.stop();
+      }
+    } finally {
+      await agent.dispose();
+    }
+  });
+});
+
+describe('Restore interrupted at each phase: no task left behind', () => {
+  async function dumped(agent: AgentProcess): Promise<{ t: Target; id: string }> {
+    const t = await startTarget({ children: 2, extraMiB: 64 });
+    const id = newId('rst');
+    await call<DumpResponse__Output>(agent.client, 'Dump', { pid: t.pid, checkpoint_id: id });
+    for (const pid of t.allPids) expect(await waitForPidFree(pid, 15_000)).toBe(true);
+    return { t, id };
+  }
+
+  async function expectNothingRestored(t: Target, agent: AgentProcess): Promise<void> {
+    await waitFor('no CRIU of the agent', () => (criuOf(agent).length === 0 ? true : undefined));
+    for (const pid of t.allPids) expect(await waitForPidFree(pid, 15_000)).toBe(true);
+    await sleep(500);
+    for (const pid of t.allPids) expect(await pidInUse(pid)).toBe(false);
+  }
+
+  const cases: { fault: string; code: grpc.status }[] = [
+    { fault: 'restore:pre-restore:after:cancel', code: grpc.status.CANCELLED },
+    { fault: 'restore:post-restore:before:cancel', code: grpc.status.CANCELLED },
+    { fault: 'restore:post-restore:after:cancel', code: grpc.status.CANCELLED },
+    { fault: 'restore:pre-restore:after:kill-criu', code: grpc.status.INTERNAL },
+    { fault: 'restore:post-restore:before:kill-criu', code: grpc.status.INTERNAL },
+  ];
+  for (const { fault, code } of cases) {
+    it(`${fault}: ${grpc.status[code]}, every pid of the tree free, and the checkpoint still restores`, async () => {
+      const setup = await startAgent();
+      const { t, id } = await dumped(setup);
+      await setup.stop();
+      const agent = await startAgent({ dir: setup.dir, env: { [FAULTS]: fault } });
+      try {
+        await expectStatus(call<RestoreResponse__Output>(agent.client, 'Restore', { checkpoint_id: id }), code);
+        await expectNothingRestored(t, agent);
+      } finally {
+        await agent.stop();
+      }
+      const clean = await startAgent({ dir: setup.dir });
+      try {
+        const r = await call<RestoreResponse__Output>(clean.client, 'Restore', { checkpoint_id: id });
+        expect(r.pid).toBe(t.pid);
+        const s = await t.query(5000);
+        expect(s.mem_sha256_now).toBe(s.mem_sha256_at_start);
+      } finally {
+        await clean.dispose();
+      }
+    });
+  }
+
+  for (const script of ['pre-restore', 'post-restore']) {
+    it(`the agent SIGKILLed after answering ${script}: the next start leaves no task of that restore`, async () => {
+      const setup = await startAgent();
+      const { t, id } = await dumped(setup);
+      await setup.stop();
+      const agent = await startAgent({ dir: setup.dir, env: { [FAULTS]: `restore:${script}:after:kill-agent` } });
+      await expect(call(agent.client, 'Restore', { checkpoint_id: id })).rejects.toBeDefined();
+      await waitFor('the agent gone', () => (fs.existsSync(`/proc/${agent.pid}`) ? undefined : true));
+      const next = await startAgent({ dir: setup.dir });
+      try {
+        await expectNothingRestored(t, next);
+        expect(fs.readdirSync(path.join(next.stateDir, 'restoring'))).toEqual([]);
+      } finally {
+        await next.dispose();
+      }
+    });
+  }
+});
+
+describe('one state directory, one socket, one agent', () => {
+  it('a second agent on the same state directory exits with status 2 naming the first; one on the same socket fails and leaves it served', async () => {
+    const first = await startAgent();
+    try {
+      const err = await startAgent({ dir: first.dir }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err?.message).toMatch(/exited with 2 before listening/);
+      expect(err?.message).toContain(`another criu-agent (pid ${first.pid}) is using the state directory ${first.stateDir}`);
+
+      const other = fs.mkdtempSync(path.join(path.dirname(first.dir), 'criu-agent-it-other-'));
+      try {
+        const err2 = await startAgent({ dir: other, serveArgs: ['--listen', `unix:${first.socket}`, '--state-dir', path.join(other, 'state')] }).then(
+          () => undefined,
+          (e: Error) => e,
+        );
+        expect(err2?.message).toContain(`another process is serving ${first.socket}`);
+      } finally {
+        fs.rmSync(other, { recursive: true, force: true });
+      }
+      // The first agent still serves on its socket.
+      await call(first.client, 'ListCheckpoints', {});
+      expect(fs.existsSync(first.socket)).toBe(true);
+    } finally {
+      await first.dispose();
+    }
+  });
+});
