@@ -116,6 +116,7 @@ export function agentHandlers(services: Services, log: Logger): CheckpointAgentH
         pids: r.pids,
         log_path: r.logPath,
         stats: restoreStats(r.stats),
+        gpu: r.gpu.map(gpuStats),
       };
     }),
     Continue: unary(log, 'Continue', async (req) => {

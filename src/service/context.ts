@@ -18,6 +18,8 @@ export interface ServiceDeps {
   store: CheckpointStore;
   /** NVIDIA's driver; by default libcuda.so.1, loaded only when a tree uses a GPU or Check asks. */
   gpu?: GpuDriver;
+  /** Where /proc is for finding GPU processes; a seam for tests (default /proc). */
+  gpuProcRoot?: string;
 }
 
 /**
@@ -43,7 +45,10 @@ export class ServiceContext {
     this.limiter = new Limiter(deps.config.maxConcurrentOperations);
     this.stopped = new StoppedTrees(deps.store.stateDir);
     this.restoring = new RestoreJournal(deps.store.stateDir);
-    this.gpu = new GpuCheckpointer(deps.gpu ?? new CudaDriver(), { lockTimeoutMs: GPU_LOCK_TIMEOUT_MS });
+    this.gpu = new GpuCheckpointer(deps.gpu ?? new CudaDriver(), {
+      lockTimeoutMs: GPU_LOCK_TIMEOUT_MS,
+      ...(deps.gpuProcRoot ? { procRoot: deps.gpuProcRoot } : {}),
+    });
   }
 
   /** Which processes clients may target at all (--allow-cgroup, --allow-uid); empty lists: any. */

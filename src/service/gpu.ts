@@ -143,6 +143,23 @@ export class GpuCheckpointer {
   }
 
   /**
+   * PreDump of a GPU tree is refused (FAILED_PRECONDITION) rather than
+   * attempted: CRIU cannot copy memory mapped from /dev/nvidia*, and the
+   * driver moves GPU state only whole, so a pre-dump round could save host
+   * memory only and would not be what an iterative migration expects. GPU
+   * state is taken by the final Dump.
+   */
+  async refusePreDump(pids: readonly number[]): Promise<void> {
+    const users = await nvidiaDeviceUsers(pids, this.procRoot);
+    if (users.length > 0) {
+      throw new AgentError(
+        'failed-precondition',
+        `PreDump of a tree with GPU processes (pid ${users.join(', ')}) is not supported: GPU state moves only in a Dump, whole; call Dump directly`,
+      );
+    }
+  }
+
+  /**
    * Gives the processes of a tree whose GPU state is parked (checkpointed or
    * locked) their GPUs back: Restore (onto `pairs` when given) then Unlock.
    * The tree must be running: the driver's restore thread in each process
