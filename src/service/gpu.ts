@@ -132,7 +132,11 @@ export class GpuCheckpointer {
         }),
       );
     } catch (err) {
-      const unwind = await this.unwind(checkpointed, locked, reports);
+      // A Checkpoint that failed may still have moved the state (the driver
+      // is asked): such a process needs Restore before Unlock as well.
+      const parked = new Set(checkpointed);
+      for (const pid of locked) if (this.stateOf(pid) === 'checkpointed') parked.add(pid);
+      const unwind = await this.unwind([...parked], locked, reports);
       throw this.stepError(err, unwind);
     }
     return new GpuDump(
@@ -213,6 +217,14 @@ export class GpuCheckpointer {
       }
     }
     return failures;
+  }
+
+  private stateOf(pid: number): string {
+    try {
+      return this.driver.getState(pid);
+    } catch {
+      return 'unknown';
+    }
   }
 
   private stepError(err: unknown, unwindFailures: string[]): AgentError {

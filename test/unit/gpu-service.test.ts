@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AgentError } from '../../src/errors';
 import { GpuDriverDouble } from '../../src/gpu/double';
+import { withTestFault } from '../../src/gpu/faults';
 import { CheckService } from '../../src/service/check';
 import type { ServiceContext } from '../../src/service/context';
 import { GpuCheckpointer } from '../../src/service/gpu';
@@ -298,5 +299,23 @@ describe('Check: GPU facts', () => {
     expect(check(new GpuDriverDouble({ ...base, driverVersion: 12080, initError: 'CUDA_ERROR_NO_DEVICE' })).unavailableReason).toBe(
       'cuInit failed: CUDA_ERROR_NO_DEVICE',
     );
+  });
+});
+
+describe('test-only GPU fault (CRIU_AGENT_TEST_GPU_FAULT)', () => {
+  test('after-checkpoint: the real Checkpoint happens, then the call fails; beforeDump unwinds it', async () => {
+    await fakeProc([{ pid: 11, nvidia: true }]);
+    const inner = new GpuDriverDouble().addProcess(11);
+    const driver = withTestFault(inner, 'after-checkpoint');
+    const cp = new GpuCheckpointer(driver, { lockTimeoutMs: 1, procRoot, residentBytes: () => Promise.resolve(0) });
+    await expect(cp.beforeDump([11])).rejects.toThrow(/injected failure after cuCheckpointProcessCheckpoint\(11\)/);
+    expect(inner.trace).toEqual(['lock:11', 'checkpoint:11', 'restore:11', 'unlock:11']);
+    expect(inner.getState(11)).toBe('running');
+  });
+
+  test('unset is the driver itself; an unknown value is refused', () => {
+    const inner = new GpuDriverDouble();
+    expect(withTestFault(inner, undefined)).toBe(inner);
+    expect(() => withTestFault(inner, 'after-lock')).toThrow(/only fault is after-checkpoint/);
   });
 });
