@@ -1,0 +1,241 @@
+/**
+ * test:gpu: real CUDA targets (PyTorch, test/gpu/target.py) through the real
+ * agent and CRIU on a machine with an NVIDIA GPU. Runs with node's own test
+ * runner (node --test) from JavaScript compiled by test/gpu/tsconfig.json,
+ * so the GPU machine needs neither jest nor TypeScript (scripts/gpu-bundle.sh).
+ * Not part of `npm test`. On a machine without a GPU it FAILS, saying so:
+ * it runs only where asked, and must never pass without having run.
+ *
+ * Environment: CRIU_AGENT_CRIU_PATH (default /usr/local/sbin/criu),
+ * GPU_TEST_PYTHON (default python3), GPU_TEST_MIB (tensor MiB, default 256),
+ * GPU_TEST_OUT (a folder for results.json and the agent's logs).
+ */
+import * as grpc from '@grpc/grpc-js';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { CudaDriver } from '../../src/gpu';
+import { loadAgentPackageDefinition } from '../../src/proto';
+import { packageRoot } from '../../src/paths';
+
+const MIB = Number(process.env.GPU_TEST_MIB ?? 256);
+const PYTHON = process.env.GPU_TEST_PYTHON ?? 'python3';
+const OUT = process.env.GPU_TEST_OUT ?? fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-test-out-'));
+const TARGET = path.join(packageRoot, 'test', 'gpu', 'target.py');
+const results: Record<string, unknown>[] = [];
+
+type Json = Record<string, unknown>;
+interface Agent {
+  child: ChildProcess;
+  client: grpc.Client;
+  dir: string;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function startAgent(env: NodeJS.ProcessEnv = {}): Promise<Agent> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-agent-'));
+  const socket = path.join(dir, 'agent.sock');
+  const log = fs.openSync(path.join(OUT, `agent-${path.basename(dir)}.log`), 'a');
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(packageRoot, 'dist', 'cli.js'),
+      'serve',
+      '--listen',
+      `unix:${socket}`,
+      '--state-dir',
+      path.join(dir, 'state'),
+      '--log-level',
+      'debug',
+    ],
+    {
+      stdio: ['ignore', log, log],
+      env: { ...process.env, ...env },
+    },
+  );
+  for (let i = 0; !fs.existsSync(socket); i++) {
+    if (child.exitCode !== null || i > 400) throw new Error(`agent did not start; see ${OUT}`);
+    await sleep(50);
+  }
+  const pkg = grpc.loadPackageDefinition(loadAgentPackageDefinition()) as unknown as {
+    criu_agent: { v1: { CheckpointAgent: grpc.ServiceClientConstructor } };
+  };
+  const client = new pkg.criu_agent.v1.CheckpointAgent(`unix:${socket}`, grpc.credentials.createInsecure());
+  return { child, client, dir };
+}
+
+function call(a: Agent, method: string, req: Json): Promise<Json> {
+  return new Promise((resolve, reject) => {
+    const fn = (
+      a.client as unknown as Record<
+        string,
+        (r: Json, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Json) => void) => void
+      >
+    )[method];
+    if (!fn) return reject(new Error(`no method ${method}`));
+    fn.call(a.client, req, new grpc.Metadata(), { deadline: Date.now() + 300_000 }, (e, r) => (e ? reject(e) : resolve(r)));
+  });
+}
+
+interface Target {
+  pid: number;
+  dir: string;
+  sha256: string;
+}
+
+async function startTarget(): Promise<Target> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpu-target-'));
+  const out = fs.openSync(path.join(dir, 'target.log'), 'a');
+  const child = spawn(PYTHON, ['-B', TARGET, '--dir', dir, '--mib', String(MIB)], { detached: true, stdio: ['ignore', out, out] });
+  child.unref();
+  const ready = path.join(dir, 'ready.json');
+  for (let i = 0; !fs.existsSync(ready); i++) {
+    if (child.exitCode !== null || i > 1200)
+      throw new Error(`GPU target did not start: ${fs.readFileSync(path.join(dir, 'target.log'), 'utf8')}`);
+    await sleep(50);
+  }
+  const r = JSON.parse(fs.readFileSync(ready, 'utf8')) as { pid: number; sha256: string };
+  return { pid: r.pid, dir, sha256: r.sha256 };
+}
+
+/** The hash of the target's tensors, recomputed now from GPU memory: the target must be running. */
+async function gpuHash(t: Target): Promise<string> {
+  const answer = path.join(t.dir, 'answer.json');
+  fs.rmSync(answer, { force: true });
+  fs.writeFileSync(path.join(t.dir, 'query'), '');
+  for (let i = 0; i < 1200; i++) {
+    if (fs.existsSync(answer)) return (JSON.parse(fs.readFileSync(answer, 'utf8')) as { sha256: string }).sha256;
+    await sleep(50);
+  }
+  throw new Error(`target ${t.pid} did not answer within 60 s (not running, or its CUDA calls hang)`);
+}
+
+function procState(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0] ?? '?';
+  } catch {
+    return 'gone';
+  }
+}
+
+async function waitState(pid: number, want: 'running' | 'stopped' | 'gone'): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const s = procState(pid);
+    const now = s === 'gone' || s === 'Z' ? 'gone' : s === 'T' ? 'stopped' : 'running';
+    if (now === want) return;
+    await sleep(50);
+  }
+  assert.fail(`pid ${pid} is ${procState(pid)}, expected ${want}`);
+}
+
+async function waitPidFree(pid: number): Promise<void> {
+  for (let i = 0; i < 300 && fs.existsSync(`/proc/${pid}`); i++) await sleep(50);
+}
+
+let agent: Agent;
+let seq = 0;
+const id = (what: string): string => `${what}-${process.pid}-${seq++}`;
+const gpuPids = (r: Json): number[] => ((r.gpu as Json[] | undefined) ?? []).map((g) => Number(g.pid));
+
+before(async () => {
+  fs.mkdirSync(OUT, { recursive: true });
+  const probe = new CudaDriver().probe();
+  if (!probe.driverLoaded) {
+    throw new Error(`no NVIDIA driver (libcuda.so.1 not found): test:gpu runs only on a machine with an NVIDIA GPU (${probe.loadError})`);
+  }
+  if (!probe.checkpointApi) throw new Error(`NVIDIA driver without the CUDA checkpoint API: ${JSON.stringify(probe)}`);
+  agent = await startAgent();
+});
+
+after(() => {
+  agent?.client.close();
+  agent?.child.kill('SIGTERM');
+  fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 2));
+});
+
+void describe('GPU trees through the agent and CRIU', () => {
+  void test('Check reports the driver, the checkpoint API and the GPUs', async () => {
+    const r = await call(agent, 'Check', {});
+    const gpu = r.gpu as Json;
+    results.push({ case: 'check', gpu });
+    assert.equal(gpu.checkpoint_api, true);
+    assert.ok((gpu.gpus as Json[]).length >= 1);
+  });
+
+  void test('Dump RUNNING: the tree runs on with its GPU data bit for bit', async () => {
+    const t = await startTarget();
+    const r = await call(agent, 'Dump', { pid: t.pid, checkpoint_id: id('running'), final_state: 'FINAL_STATE_RUNNING' });
+    results.push({ case: 'dump-running', reply: r });
+    assert.deepEqual(gpuPids(r), [t.pid]);
+    await waitState(t.pid, 'running');
+    assert.equal(await gpuHash(t), t.sha256);
+    process.kill(t.pid, 'SIGKILL');
+  });
+
+  void test('Dump STOPPED, then Continue alone: running with its GPU data', async () => {
+    const t = await startTarget();
+    const r = await call(agent, 'Dump', { pid: t.pid, checkpoint_id: id('stopped'), final_state: 'FINAL_STATE_STOPPED' });
+    results.push({ case: 'dump-stopped', reply: r });
+    await waitState(t.pid, 'stopped');
+    const c = await call(agent, 'Continue', { pid: t.pid });
+    results.push({ case: 'continue-after-dump', reply: c });
+    assert.deepEqual(gpuPids(c), [t.pid]);
+    await waitState(t.pid, 'running');
+    assert.equal(await gpuHash(t), t.sha256);
+    process.kill(t.pid, 'SIGKILL');
+  });
+
+  void test('Dump DEAD, Restore RUNNING, then Restore STOPPED + Continue: GPU data bit for bit each time', async () => {
+    const t = await startTarget();
+    const ckpt = id('dead');
+    const d = await call(agent, 'Dump', { pid: t.pid, checkpoint_id: ckpt });
+    results.push({ case: 'dump-dead', reply: d });
+    assert.equal(d.final_state, 'FINAL_STATE_DEAD');
+    assert.deepEqual(gpuPids(d), [t.pid]);
+    await waitState(t.pid, 'gone');
+    await waitPidFree(t.pid);
+
+    const r = await call(agent, 'Restore', { checkpoint_id: ckpt });
+    results.push({ case: 'restore-running', reply: r });
+    assert.equal(r.final_state, 'FINAL_STATE_RUNNING');
+    assert.deepEqual(gpuPids(r), [t.pid]);
+    assert.equal(await gpuHash(t), t.sha256);
+    process.kill(t.pid, 'SIGKILL');
+    await waitPidFree(t.pid);
+
+    const s = await call(agent, 'Restore', { checkpoint_id: ckpt, final_state: 'FINAL_STATE_STOPPED' });
+    results.push({ case: 'restore-stopped', reply: s });
+    await waitState(t.pid, 'stopped');
+    const c = await call(agent, 'Continue', { pid: t.pid });
+    results.push({ case: 'continue-after-restore', reply: c });
+    assert.deepEqual(gpuPids(c), [t.pid]);
+    assert.equal(await gpuHash(t), t.sha256);
+    process.kill(t.pid, 'SIGKILL');
+  });
+
+  void test('a failure injected after Checkpoint leaves the tree running with its GPU data', async () => {
+    const faulty = await startAgent({ CRIU_AGENT_TEST_GPU_FAULT: 'after-checkpoint' });
+    try {
+      const t = await startTarget();
+      const err = await call(faulty, 'Dump', { pid: t.pid, checkpoint_id: id('fault') }).then(
+        () => assert.fail('the Dump should have failed'),
+        (e: grpc.ServiceError) => e,
+      );
+      results.push({ case: 'fault-after-checkpoint', error: err.details, code: err.code });
+      assert.match(err.details, /injected failure after cuCheckpointProcessCheckpoint/);
+      await waitState(t.pid, 'running');
+      assert.equal(new CudaDriver().getState(t.pid), 'running');
+      assert.equal(await gpuHash(t), t.sha256);
+      process.kill(t.pid, 'SIGKILL');
+    } finally {
+      faulty.client.close();
+      faulty.child.kill('SIGTERM');
+    }
+  });
+});
