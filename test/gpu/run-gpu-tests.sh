@@ -24,5 +24,9 @@ status=0
 "$app/bin/node" --test --test-concurrency=1 --test-reporter=tap build/gpu-test/test/gpu/gpu.test.js >"$OUT/test-gpu.tap" 2>&1 || status=$?
 tail -n 60 "$OUT/test-gpu.tap"
 echo "test:gpu exit status $status (full output in $OUT/test-gpu.tap)"
+# GPU_BENCH=1: then the per-phase bench (bench/gpu.ts; GPU_BENCH_GIB sizes, default 1,8,32).
+if [ "${GPU_BENCH:-0}" = 1 ]; then
+	"$app/bin/node" build/gpu-test/bench/gpu.js 2>&1 | tee "$OUT/bench-gpu.txt" || status=$?
+fi
 rm -rf "$work"
 exit "$status"
