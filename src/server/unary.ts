@@ -56,10 +56,15 @@ export function unary<Req, Res>(
       // grpc-js reports every call as cancelled once its status is sent, answered or not.
       if (answered || controller.signal.aborted) return;
       callLog.info({ reason }, `${method}: ${reason === 'deadline' ? "the call's deadline passed" : 'the client cancelled'}, stopping`);
+      // Said before the outcome is known: CRIU is stopped at its next safe
+      // point in the background (service/, criu/client.ts), or completes.
+      const outcome =
+        'any CRIU run is stopped at its next safe point, leaving the tree as it was, unless it had already completed; ' +
+        `retry with the same ${REQUEST_ID_KEY} (${requestId}) to learn the result`;
       controller.abort(
         reason === 'deadline'
-          ? new AgentError('deadline-exceeded', `${method}: the call's deadline passed; CRIU was stopped and the tree left as it was`)
-          : new AgentError('cancelled', `${method}: the client cancelled the call; CRIU was stopped and the tree left as it was`),
+          ? new AgentError('deadline-exceeded', `${method}: the call's deadline passed; ${outcome}`)
+          : new AgentError('cancelled', `${method}: the client cancelled the call; ${outcome}`),
       );
     };
     // grpc-js answers an expired deadline itself, and then does not always

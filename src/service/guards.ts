@@ -52,8 +52,8 @@ export async function guardTarget(pid: number, rules?: TargetRules): Promise<voi
   if (rules) await guardRules(pid, rules);
 }
 
-/** Names the agent starts CRIU under (setpriv execs criu in place). */
-const WORKER_COMMS = new Set(['criu', 'setpriv']);
+/** Names the agent starts CRIU under. */
+const WORKER_COMMS = new Set(['criu']);
 
 /**
  * The agent's own CRIU worker that `pid` is or descends from, if any: a

@@ -1,6 +1,8 @@
 /**
  * The agent dying mid-dump (SIGKILL, OOM) must not take the tree with it:
- * CRIU dies with the agent, the tree runs on, and no checkpoint appears.
+ * CRIU is not killed with the agent (it may be inside the tree) but fails at
+ * its next notification, as nobody answers, and rolls back by itself; the
+ * tree runs on, and no checkpoint appears.
  */
 import * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
@@ -37,8 +39,8 @@ it('SIGKILL of the agent mid-dump leaves the tree running and no checkpoint; the
   await agent.stop('SIGKILL');
   expect((await pending) instanceof Error).toBe(true);
 
-  // CRIU went down with the agent, and the tree was released, not killed.
-  const criuGone = await waitForTreeStatus(criuPid, 'gone', 5000);
+  // CRIU rolled back and exited by itself, and the tree was released, not killed.
+  const criuGone = await waitForTreeStatus(criuPid, 'gone', 60_000);
   expect(criuGone.status).toBe('gone');
   expect((await waitForTreeStatus(t.pid, 'running', 5000)).status).toBe('running');
   const after = await t.query(5000);

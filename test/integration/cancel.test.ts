@@ -7,7 +7,9 @@
  * CRIU notification) rather than with timing luck. Real agent, real CRIU.
  */
 import * as grpc from '@grpc/grpc-js';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DumpResponse__Output } from '../../src/generated/criu_agent/v1/DumpResponse';
 import type { Checkpoint__Output } from '../../src/generated/criu_agent/v1/Checkpoint';
@@ -138,6 +140,36 @@ describe('Dump cancelled at each phase of CRIU: the tree runs on as it was', () 
   });
 });
 
+describe('client deadlines at random moments (the issue\'s repro)', () => {
+  it('Dumps with deadlines of 40-200 ms: each is answered DEADLINE_EXCEEDED or OK, and the tree always runs on intact', async () => {
+    const agent = await startAgent();
+    try {
+      const t = await startTarget({ children: 2, extraMiB: 128 });
+      const checkpoints = path.join(agent.stateDir, 'checkpoints');
+      for (let i = 0; i < 8; i++) {
+        const before = await t.query();
+        const id = newId('deadline');
+        const deadline = new Date(Date.now() + 40 + i * 20);
+        const outcome = await call<DumpResponse__Output>(
+          agent.client,
+          'Dump',
+          { pid: t.pid, checkpoint_id: id, final_state: 'FINAL_STATE_RUNNING' },
+          { deadline },
+        ).catch((e: grpc.ServiceError) => e);
+        if (outcome instanceof Error) expect(grpc.status[outcome.code]).toBe('DEADLINE_EXCEEDED');
+        // The agent drives CRIU to a safe point in the background: wait for it.
+        await waitFor('no CRIU of the agent', () => (criuOf(agent).length === 0 ? true : undefined));
+        await waitFor('no temporary directory', () => (fs.readdirSync(checkpoints).some((n) => n.startsWith('.tmp-')) ? undefined : true));
+        // A Dump that completed after its deadline is kept (and then deleted here).
+        if (fs.existsSync(path.join(checkpoints, id))) await call(agent.client, 'DeleteCheckpoint', { checkpoint_id: id });
+        await expectUntouched(t, before.counter, agent);
+      }
+    } finally {
+      await agent.dispose();
+    }
+  });
+});
+
 describe('the agent killed mid-dump', () => {
   it('SIGKILL of the agent while CRIU is inside the tree: CRIU rolls back by itself, the tree runs on; the next start cleans up', async () => {
     const agent = await startAgent({ env: { [FAULTS]: 'dump:query-ext-files:after:kill-agent' } });
@@ -224,6 +256,50 @@ describe('Restore interrupted at each phase: no task left behind', () => {
       }
     });
   }
+});
+
+describe('leftovers of an earlier run', () => {
+  it('the start kills stopped CRIU helpers an earlier run of this agent left, and no other agent\'s', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-it-'));
+    const stateDir = path.join(dir, 'state');
+    // A program named criu (comm), left stopped in a process group whose
+    // leader is gone, as CRIU's kerndat probe is when CRIU is killed. It
+    // stops itself once it runs as "criu" (a SIGSTOP from the shell could
+    // land before the exec).
+    const fakeCriu = path.join(dir, 'criu');
+    fs.symlinkSync('/usr/bin/python3', fakeCriu);
+    const stopSelf = 'import os, signal, time; os.kill(os.getpid(), signal.SIGSTOP); time.sleep(1000)';
+    const leave = async (owner: string): Promise<number> => {
+      const out = execFileSync('/bin/sh', ['-c', `"${fakeCriu}" -c '${stopSelf}' </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- & echo $!`], {
+        env: { ...process.env, CRIU_AGENT_OWNER: owner },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const pid = Number(out.toString().trim());
+      await waitFor('the fake criu stopped', () => (/^\d+ \(criu\) T/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')) ? true : undefined));
+      return pid;
+    };
+    const ours = await leave(path.resolve(stateDir));
+    const theirs = await leave(path.join(dir, 'another-agent-state'));
+    try {
+      expect(fs.readFileSync(`/proc/${ours}/stat`, 'utf8')).toMatch(/^\d+ \(criu\) T/);
+      const agent = await startAgent({ dir });
+      try {
+        expect(await waitForPidFree(ours, 10_000)).toBe(true);
+        expect(fs.readFileSync(`/proc/${theirs}/stat`, 'utf8')).toMatch(/^\d+ \(criu\) T/);
+        expect(agent.output()).toContain('killed a CRIU helper an earlier run left behind');
+      } finally {
+        await agent.dispose();
+      }
+    } finally {
+      for (const pid of [ours, theirs]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+  });
 });
 
 describe('one state directory, one socket, one agent', () => {

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { RpcCriuClient, type CriuRun } from '../../src/criu/client';
+import { parseFaults } from '../../src/criu/faults';
 import { CriuCodec } from '../../src/criu/codec';
 import { CriuTransportError, type CriuChannel, type CriuLauncher, type CriuWorker, type CriuWorkerExit } from '../../src/criu/transport';
 import { AgentError } from '../../src/errors';
@@ -648,5 +649,40 @@ describe('abort', () => {
     await p;
     controller.abort(new Error('late'));
     expect(w.killCalls).toBe(0);
+  });
+});
+
+describe('test fault hooks (CRIU_AGENT_TEST_FAULTS)', () => {
+  it('parses op:script:when:action lists and answers per notification', () => {
+    const f = parseFaults('dump:post-dump:before:cancel, restore:pre-restore:after:kill-criu');
+    expect(f?.at('dump', 'post-dump', 'before')).toBe('cancel');
+    expect(f?.at('dump', 'post-dump', 'after')).toBeUndefined();
+    expect(f?.at('restore', 'pre-restore', 'after')).toBe('kill-criu');
+    expect(parseFaults(undefined)).toBeUndefined();
+    expect(parseFaults(' ')).toBeUndefined();
+  });
+
+  it('refuses a malformed spec instead of silently arming nothing', () => {
+    expect(() => parseFaults('dump:post-dump:during:cancel')).toThrow(/CRIU_AGENT_TEST_FAULTS/);
+    expect(() => parseFaults('dump:post-dump:before:explode')).toThrow(/not op:script/);
+  });
+
+  it('a cancel fault cancels through the run\'s own cancel (as the client would), at exactly that notification', async () => {
+    const faulty = new RpcCriuClient(launcher, 'fake criu', parseFaults('dump:query-ext-files:after:cancel'));
+    const controller = new AbortController();
+    const p = faulty.dump(run({ signal: controller.signal, cancel: (r) => controller.abort(r), opts: { pid: 1, notify_scripts: true } }));
+    const w = await launcher.worker();
+    await w.next();
+    for (const script of ['pre-dump', 'query-ext-files']) {
+      w.reply({ type: 'NOTIFY', success: true, notify: { script, pid: 0 } });
+      expect(await w.next()).toMatchObject({ notify_success: true });
+    }
+    expect(controller.signal.aborted).toBe(true);
+    w.reply({ type: 'NOTIFY', success: true, notify: { script: 'post-dump', pid: 0 } });
+    expect(await w.next()).toMatchObject({ notify_success: false });
+    w.reply({ type: 'DUMP', success: false });
+    await expect(p).rejects.toMatchObject({ kind: 'cancelled', message: expect.stringContaining('test fault') as unknown });
+    expect(w.killCalls).toBe(1); // only after CRIU answered: its group is cleaned up
+    expect(w.events.indexOf('exit')).toBeLessThan(w.events.indexOf('kill'));
   });
 });

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -301,6 +301,12 @@ while True:
     elif m == b"crash":
         sys.stderr.write("x" * 100000 + "crashing\\n"); sys.stderr.flush()
         os._exit(3)
+    elif m == b"fork":
+        child = os.fork()
+        if child == 0:
+            os.kill(os.getpid(), 19)  # SIGSTOP: as CRIU's kerndat probes are left
+            os._exit(0)
+        m = str(child).encode()
     elif m == b"hang":
         while True:
             time.sleep(1000)
@@ -374,6 +380,21 @@ sys.stderr.write("fake criu: EOF\\n")
     await w.dispose(300);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
     expect((await w.exited).signal).toBe('SIGKILL');
+  });
+
+  it('runs CRIU in a process group of its own, and kill() takes CRIU\'s stopped children along', async () => {
+    const w = await open();
+    expect(w.pid).toBeGreaterThan(0);
+    const stat = (pid: number): string[] => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    expect(Number(stat(w.pid ?? 0)[2])).toBe(w.pid); // pgrp
+    w.channel.send(enc('fork'));
+    const child = Number(dec(await w.channel.receive()));
+    for (let i = 0; i < 200 && stat(child)[0] !== 'T'; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(stat(child)[0]).toBe('T');
+    w.kill();
+    await w.exited;
+    for (let i = 0; i < 200 && existsSync(`/proc/${child}`) && stat(child)[0] !== 'Z'; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(!existsSync(`/proc/${child}`) || stat(child)[0] === 'Z').toBe(true);
   });
 
   it('kill() stops the worker at once and fails a pending receive', async () => {
