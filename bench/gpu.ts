@@ -44,8 +44,8 @@ async function main(): Promise<void> {
       process.kill(t.pid, 'SIGKILL');
       await waitPidFree(t.pid);
       await call(agent, 'DeleteCheckpoint', { checkpoint_id: id });
-      const dg = ((d.gpu as Json[])[0] ?? {});
-      const rg = ((r.gpu as Json[])[0] ?? {});
+      const dg = (d.gpu as Json[])[0] ?? {};
+      const rg = (r.gpu as Json[])[0] ?? {};
       const bytes = gib * 2 ** 30;
       const ds = (d.stats ?? {}) as Json;
       const rs = (r.stats ?? {}) as Json;
