@@ -2,7 +2,7 @@
 const tseslint = require('typescript-eslint');
 
 module.exports = tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'src/generated/', 'src/native/build/', 'coverage/', 'eslint.config.js', 'jest.config.js'] },
+  { ignores: ['dist/', 'build/', 'gpu-bundle/', 'node_modules/', 'src/generated/', 'src/native/build/', 'coverage/', 'eslint.config.js', 'jest.config.js'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: __dirname } },

@@ -4,7 +4,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // test/vm runs inside a guest (npm run test:vm); the host suite does not collect it.
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/vm/'],
+  // test/vm runs inside a guest (npm run test:vm), test/gpu on a GPU machine
+  // (npm run test:gpu); the host suite collects neither.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/vm/', '<rootDir>/test/gpu/'],
   testTimeout: 60000,
 };

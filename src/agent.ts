@@ -2,6 +2,8 @@ import * as path from 'node:path';
 import { ConfigError, type AgentConfig } from './config';
 import { RpcCriuClient, type CriuClient } from './criu/client';
 import { parseFaults, TEST_FAULTS_ENV } from './criu/faults';
+import { CudaDriver } from './gpu';
+import { TEST_GPU_FAULT_ENV, withTestFault } from './gpu/faults';
 import { ServiceSocketLauncher, SwrkLauncher } from './criu/transport';
 import type { Logger } from './log';
 import { startServer, type RunningServer } from './server/server';
@@ -31,7 +33,9 @@ export async function startAgent(config: AgentConfig, log: Logger, criu: CriuCli
   }
   const busy = await recoverEarlierRun(config.stateDir, log);
   const store = await CheckpointStore.open(config.stateDir, { busy });
-  const services = createServices({ config, criu, store });
+  // Test-only GPU fault (see gpu/faults.ts); unset on real nodes.
+  const gpu = withTestFault(new CudaDriver(), process.env[TEST_GPU_FAULT_ENV]);
+  const services = createServices({ config, criu, store, gpu });
   await services.continue.forgetStale();
   return startServer(config, services, log);
 }

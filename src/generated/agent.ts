@@ -18,6 +18,9 @@ import type { DumpStats as _criu_agent_v1_DumpStats, DumpStats__Output as _criu_
 import type { ExportCheckpointRequest as _criu_agent_v1_ExportCheckpointRequest, ExportCheckpointRequest__Output as _criu_agent_v1_ExportCheckpointRequest__Output } from './criu_agent/v1/ExportCheckpointRequest';
 import type { FileData as _criu_agent_v1_FileData, FileData__Output as _criu_agent_v1_FileData__Output } from './criu_agent/v1/FileData';
 import type { GetCheckpointRequest as _criu_agent_v1_GetCheckpointRequest, GetCheckpointRequest__Output as _criu_agent_v1_GetCheckpointRequest__Output } from './criu_agent/v1/GetCheckpointRequest';
+import type { Gpu as _criu_agent_v1_Gpu, Gpu__Output as _criu_agent_v1_Gpu__Output } from './criu_agent/v1/Gpu';
+import type { GpuCheck as _criu_agent_v1_GpuCheck, GpuCheck__Output as _criu_agent_v1_GpuCheck__Output } from './criu_agent/v1/GpuCheck';
+import type { GpuProcessStats as _criu_agent_v1_GpuProcessStats, GpuProcessStats__Output as _criu_agent_v1_GpuProcessStats__Output } from './criu_agent/v1/GpuProcessStats';
 import type { ListCheckpointsRequest as _criu_agent_v1_ListCheckpointsRequest, ListCheckpointsRequest__Output as _criu_agent_v1_ListCheckpointsRequest__Output } from './criu_agent/v1/ListCheckpointsRequest';
 import type { ListCheckpointsResponse as _criu_agent_v1_ListCheckpointsResponse, ListCheckpointsResponse__Output as _criu_agent_v1_ListCheckpointsResponse__Output } from './criu_agent/v1/ListCheckpointsResponse';
 import type { ManifestFile as _criu_agent_v1_ManifestFile, ManifestFile__Output as _criu_agent_v1_ManifestFile__Output } from './criu_agent/v1/ManifestFile';
@@ -72,6 +75,9 @@ export interface ProtoGrpcType {
       FileData: MessageTypeDefinition<_criu_agent_v1_FileData, _criu_agent_v1_FileData__Output>
       FinalState: EnumTypeDefinition
       GetCheckpointRequest: MessageTypeDefinition<_criu_agent_v1_GetCheckpointRequest, _criu_agent_v1_GetCheckpointRequest__Output>
+      Gpu: MessageTypeDefinition<_criu_agent_v1_Gpu, _criu_agent_v1_Gpu__Output>
+      GpuCheck: MessageTypeDefinition<_criu_agent_v1_GpuCheck, _criu_agent_v1_GpuCheck__Output>
+      GpuProcessStats: MessageTypeDefinition<_criu_agent_v1_GpuProcessStats, _criu_agent_v1_GpuProcessStats__Output>
       ListCheckpointsRequest: MessageTypeDefinition<_criu_agent_v1_ListCheckpointsRequest, _criu_agent_v1_ListCheckpointsRequest__Output>
       ListCheckpointsResponse: MessageTypeDefinition<_criu_agent_v1_ListCheckpointsResponse, _criu_agent_v1_ListCheckpointsResponse__Output>
       ManifestFile: MessageTypeDefinition<_criu_agent_v1_ManifestFile, _criu_agent_v1_ManifestFile__Output>

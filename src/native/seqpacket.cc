@@ -17,6 +17,8 @@
 
 #include <string>
 
+void InitCuda(Napi::Env env, Napi::Object exports);  // cuda.cc
+
 namespace {
 
 // The kernel refuses a datagram larger than the sender's SO_SNDBUF (default
@@ -365,6 +367,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, Close, "close"));
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials, "peerCredentials"));
   exports.Set("tryLockExclusive", Napi::Function::New(env, TryLockExclusive, "tryLockExclusive"));
+  InitCuda(env, exports);
   return exports;
 }
 

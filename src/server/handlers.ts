@@ -5,7 +5,8 @@ import type { CheckpointChunk } from '../generated/criu_agent/v1/CheckpointChunk
 import type { Checkpoint } from '../generated/criu_agent/v1/Checkpoint';
 import type { RestoreStats as WireRestoreStats } from '../generated/criu_agent/v1/RestoreStats';
 import type { PreDumpResponse } from '../generated/criu_agent/v1/PreDumpResponse';
-import type { CheckpointInfo, DumpResult, Services } from '../service';
+import type { GpuProcessStats } from '../generated/criu_agent/v1/GpuProcessStats';
+import type { CheckpointInfo, DumpResult, GpuProcessReport, Services } from '../service';
 import { checkpointToWire, dumpStatsToWire as dumpStats, manifestToWire, WIRE_FINAL_STATE as WIRE, type TransferItem } from '../transfer';
 import { clientStream, serverStream, unary } from './unary';
 import { cascadeOf, checkpointRefOf, continuePidOf, dumpParamsOf, exportParamsOf, pullParamsOf, pushParamsOf, restoreParamsOf, transferItemOf } from './validate';
@@ -18,6 +19,20 @@ function restoreStats(s: RestoreStats | undefined): WireRestoreStats | null {
     forking_time_us: s.forkingTimeUs,
     restore_time_us: s.restoreTimeUs,
     pages_restored: s.pagesRestored,
+  };
+}
+
+/** Milliseconds as the API's whole microseconds. */
+const us = (ms: number): number => Math.round(ms * 1000);
+
+function gpuStats(g: GpuProcessReport): GpuProcessStats {
+  return {
+    pid: g.pid,
+    lock_time_us: us(g.lockMs),
+    checkpoint_time_us: us(g.checkpointMs),
+    restore_time_us: us(g.restoreMs),
+    unlock_time_us: us(g.unlockMs),
+    checkpoint_bytes: g.checkpointBytes,
   };
 }
 
@@ -52,7 +67,9 @@ function dumpResponse(r: DumpResult): PreDumpResponse {
 export function agentHandlers(services: Services, log: Logger): CheckpointAgentHandlers {
   return {
     Dump: unary(log, 'Dump', async (req, { signal, requestId }) => {
-      const { final_state_ignored: _ignored, ...res } = dumpResponse(await services.dump.dump(dumpParamsOf(req, 'dump'), signal, requestId));
+      const { final_state_ignored: _ignored, ...res } = dumpResponse(
+        await services.dump.dump(dumpParamsOf(req, 'dump'), signal, requestId),
+      );
       return res;
     }),
     PreDump: unary(log, 'PreDump', async (req, { signal, requestId }) =>
@@ -70,11 +87,12 @@ export function agentHandlers(services: Services, log: Logger): CheckpointAgentH
         pids: r.pids,
         log_path: r.logPath,
         stats: restoreStats(r.stats),
+        gpu: r.gpu.map(gpuStats),
       };
     }),
     Continue: unary(log, 'Continue', async (req) => {
       const r = await services.continue.continue(continuePidOf(req));
-      return { pids: r.pids, stopped_by: r.stoppedBy };
+      return { pids: r.pids, stopped_by: r.stoppedBy, gpu: r.gpu.map(gpuStats) };
     }),
     ListCheckpoints: unary(log, 'ListCheckpoints', async () => ({ checkpoints: (await services.checkpoints.list()).map(checkpoint) })),
     GetCheckpoint: unary(log, 'GetCheckpoint', async (req) => checkpoint(await services.checkpoints.get(checkpointRefOf(req)))),
@@ -109,6 +127,13 @@ export function agentHandlers(services: Services, log: Logger): CheckpointAgentH
         mem_track: r.memTrack,
         lazy_pages: r.lazyPages,
         pidfd_store: r.pidfdStore,
+        gpu: {
+          driver_loaded: r.gpu.driverLoaded,
+          driver_version: r.gpu.driverVersion,
+          checkpoint_api: r.gpu.checkpointApi,
+          unavailable_reason: r.gpu.unavailableReason,
+          gpus: r.gpu.gpus.map((g) => ({ index: g.index, name: g.name, uuid: g.uuid, memory_bytes: g.totalBytes })),
+        },
       };
     }),
   };

@@ -67,10 +67,16 @@ export async function bindListeners(
   return bound;
 }
 
-async function bindTcp(server: grpc.Server, listen: Extract<ListenAddress, { kind: 'tcp' }>, credentials: grpc.ServerCredentials): Promise<BoundListener> {
+async function bindTcp(
+  server: grpc.Server,
+  listen: Extract<ListenAddress, { kind: 'tcp' }>,
+  credentials: grpc.ServerCredentials,
+): Promise<BoundListener> {
   const target = `${listen.host}:${listen.port}`;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(target, credentials, (err, p) => (err ? reject(new Error(`cannot listen on ${listen.text}: ${err.message}`)) : resolve(p))),
+    server.bindAsync(target, credentials, (err, p) =>
+      err ? reject(new Error(`cannot listen on ${listen.text}: ${err.message}`)) : resolve(p),
+    ),
   );
   // Nothing to close here: the gRPC server's shutdown closes its own ports
   // and waits for their calls (unbinding first would let it stop waiting).
@@ -143,6 +149,9 @@ function recordPeer(socket: net.Socket, log: Logger): void {
     const { pid, uid, gid } = loadAddon().peerCredentials(fd);
     Object.defineProperty(socket, 'remoteAddress', { value: `${PEER_PREFIX}pid=${pid},uid=${uid},gid=${gid}`, enumerable: true });
   } catch (err) {
-    log.warn({ error: errorMessage(err) }, 'cannot read the unix socket peer credentials; the caller is identified as a unix socket client only');
+    log.warn(
+      { error: errorMessage(err) },
+      'cannot read the unix socket peer credentials; the caller is identified as a unix socket client only',
+    );
   }
 }

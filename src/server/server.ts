@@ -51,7 +51,12 @@ export async function startServer(config: AgentConfig, services: Services, log: 
   const interceptors = [
     ...(metrics ? [metrics.interceptor()] : []),
     auditInterceptor({ transports, log }),
-    authzInterceptor({ policy: () => policy.current(), transports, maxCallsPerClient: config.maxCallsPerClient ?? DEFAULTS.maxCallsPerClient, log }),
+    authzInterceptor({
+      policy: () => policy.current(),
+      transports,
+      maxCallsPerClient: config.maxCallsPerClient ?? DEFAULTS.maxCallsPerClient,
+      log,
+    }),
   ];
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 1 << 20, interceptors });
   server.addService(proto.criu_agent.v1.CheckpointAgent.service, agentHandlers(services, log));
@@ -82,7 +87,13 @@ export async function startServer(config: AgentConfig, services: Services, log: 
       stateDir: config.stateDir,
       criu: services.check.description,
       ...(metricsServer ? { metrics: metricsServer.url } : {}),
-      tcp: config.listeners.some((l) => l.kind === 'tcp') ? (config.tls ? (config.tls.clientCa ? 'mtls' : 'tls') : 'loopback plaintext') : 'none',
+      tcp: config.listeners.some((l) => l.kind === 'tcp')
+        ? config.tls
+          ? config.tls.clientCa
+            ? 'mtls'
+            : 'tls'
+          : 'loopback plaintext'
+        : 'none',
       policy: config.policyFile ?? 'default',
     },
     'criu-agent listening',

@@ -39,7 +39,9 @@ export class ReloadingTlsCredentials extends grpc.ServerCredentials {
     } catch (err) {
       // At start a bad file is the operator's to fix, like any other setting (exit 2, not a crash).
       const ca = files.clientCa ? ` and the client CA ${files.clientCa}` : '';
-      throw new ConfigError(`--tls-cert ${files.cert} with --tls-key ${files.key}${ca}: not a usable certificate, key and CA in PEM: ${errorMessage(err)}`);
+      throw new ConfigError(
+        `--tls-cert ${files.cert} with --tls-key ${files.key}${ca}: not a usable certificate, key and CA in PEM: ${errorMessage(err)}`,
+      );
     }
     const { options, fingerprint, subject } = loaded;
     log.info({ cert: files.cert, subject, fingerprint, mtls: files.clientCa !== undefined }, 'TLS certificate loaded');
@@ -60,7 +62,10 @@ export class ReloadingTlsCredentials extends grpc.ServerCredentials {
     try {
       loaded = load(this.files);
     } catch (err) {
-      this.log.warn({ cert: this.files.cert, error: errorMessage(err) }, 'TLS files changed but do not make a usable certificate; keeping the previous one');
+      this.log.warn(
+        { cert: this.files.cert, error: errorMessage(err) },
+        'TLS files changed but do not make a usable certificate; keeping the previous one',
+      );
       return;
     }
     if (loaded.fingerprint === this.current && !this.files.clientCa) return;

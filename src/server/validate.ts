@@ -47,7 +47,9 @@ export function pidOf(v: unknown, field = 'pid'): number {
     );
   }
   if (v > MAX_PID) {
-    throw invalidArgument(`${field} ${v} is larger than any Linux pid (at most ${MAX_PID}: the kernel's PID_MAX_LIMIT is ${PID_MAX_LIMIT})`);
+    throw invalidArgument(
+      `${field} ${v} is larger than any Linux pid (at most ${MAX_PID}: the kernel's PID_MAX_LIMIT is ${PID_MAX_LIMIT})`,
+    );
   }
   return v;
 }

@@ -3,9 +3,11 @@ import type { AgentConfig } from '../config';
 import type { CriuClient, CriuFeatures, CriuVersion } from '../criu/client';
 import type { RegistryClient } from '../registry/client';
 import { AgentError } from '../errors';
+import { CudaDriver, type GpuDriver } from '../gpu';
 import type { FinalState } from '../finalState';
 import { continueTree, snapshotTree, treeStatus, waitForTreeStatus, type TreeSnapshot, type TreeStatus } from '../proctree';
 import { RestoreJournal, StoppedTrees, type CheckpointStore } from '../store';
+import { GpuCheckpointer } from './gpu';
 import type { TargetRules } from './guards';
 import { Limiter } from './limiter';
 import { KeyedLocks } from './locks';
@@ -17,7 +19,17 @@ export interface ServiceDeps {
   store: CheckpointStore;
   /** The OCI registry client of PushCheckpoint/PullCheckpoint; default: HttpRegistryClient with config.registry. */
   registry?: RegistryClient;
+  /** NVIDIA's driver; by default libcuda.so.1, loaded only when a tree uses a GPU or Check asks. */
+  gpu?: GpuDriver;
+  /** Where /proc is for finding GPU processes; a seam for tests (default /proc). */
+  gpuProcRoot?: string;
 }
+
+/**
+ * How long Dump lets cuCheckpointProcessLock wait for CUDA calls already
+ * running in a process before giving up with ABORTED (nothing changed).
+ */
+export const GPU_LOCK_TIMEOUT_MS = 10_000;
 
 /** State the capability services share: the locks, and CRIU facts that do not change while the agent runs. */
 export class ServiceContext {
@@ -29,11 +41,17 @@ export class ServiceContext {
   readonly kernel = os.release();
   private featuresCache?: Promise<CriuFeatures>;
   private versionCache?: Promise<CriuVersion>;
+  /** The GPU steps around CRIU (./gpu.ts). */
+  readonly gpu: GpuCheckpointer;
 
   constructor(readonly deps: ServiceDeps) {
     this.limiter = new Limiter(deps.config.maxConcurrentOperations);
     this.stopped = new StoppedTrees(deps.store.stateDir);
     this.restoring = new RestoreJournal(deps.store.stateDir);
+    this.gpu = new GpuCheckpointer(deps.gpu ?? new CudaDriver(), {
+      lockTimeoutMs: GPU_LOCK_TIMEOUT_MS,
+      ...(deps.gpuProcRoot ? { procRoot: deps.gpuProcRoot } : {}),
+    });
   }
 
   /** Which processes clients may target at all (--allow-cgroup, --allow-uid); empty lists: any. */

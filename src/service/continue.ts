@@ -2,13 +2,14 @@ import { AgentError } from '../errors';
 import { resolveFinalState } from '../finalState';
 import { continueTree, readStartTime, snapshotTree, treeStatus } from '../proctree';
 import { describeStatus, type ServiceContext } from './context';
+import type { GpuProcessReport } from './gpu';
 import { guardTarget, guardTree } from './guards';
 
 /** Continue: resume a stopped tree (what CRIU's pstree_cont.py does). */
 export class ContinueService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async continue(pid: number): Promise<{ pids: number[]; stoppedBy: string }> {
+  async continue(pid: number): Promise<{ pids: number[]; stoppedBy: string; gpu: GpuProcessReport[] }> {
     const decision = resolveFinalState('continue', 'UNSPECIFIED');
     if (!decision.ok) throw new AgentError('internal', decision.reason);
     await guardTarget(pid, this.ctx.targetRules);
@@ -19,7 +20,10 @@ export class ContinueService {
       guardTree(snap);
       const status = treeStatus(snap);
       if (status === 'gone') {
-        throw new AgentError('failed-precondition', `pid ${pid} has exited and is a zombie waiting for its parent to reap it; there is nothing to continue`);
+        throw new AgentError(
+          'failed-precondition',
+          `pid ${pid} has exited and is a zombie waiting for its parent to reap it; there is nothing to continue`,
+        );
       }
       if (status !== 'stopped') {
         throw new AgentError(
@@ -29,9 +33,13 @@ export class ContinueService {
       }
       const mine = await this.ctx.stopped.find(pid, await readStartTime(pid));
       const pids = await continueTree(snap);
+      // A STOPPED Dump or Restore by this agent left GPU state parked in host
+      // memory: the driver's Restore needs the process running, so it comes
+      // after SIGCONT (see GpuCheckpointer). Trees stopped by others are theirs.
+      const gpu = mine ? await this.ctx.gpu.resumeParked(pids) : [];
       if (mine) await this.ctx.stopped.remove(pid);
       await this.ctx.verifyFinalState(pid, decision.applied, `continue of pid ${pid}`);
-      return { pids, stoppedBy: mine?.by ?? '' };
+      return { pids, stoppedBy: mine?.by ?? '', gpu };
     } finally {
       release();
     }
@@ -42,6 +50,8 @@ export class ContinueService {
    * whose pid now names another process, or that someone else resumed.
    */
   async forgetStale(): Promise<void> {
-    await this.ctx.stopped.prune(async (t) => (await readStartTime(t.pid)) === t.startTime && treeStatus(await snapshotTree(t.pid)) === 'stopped');
+    await this.ctx.stopped.prune(
+      async (t) => (await readStartTime(t.pid)) === t.startTime && treeStatus(await snapshotTree(t.pid)) === 'stopped',
+    );
   }
 }

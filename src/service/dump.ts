@@ -8,6 +8,7 @@ import { estimateMemoryBytes, readCommandLine, readStartTime, snapshotTree, tree
 import { RECORD_FILE, validateCheckpointId, type CheckpointRecord } from '../store';
 import { DIGEST_ALGORITHM, digestDirectory } from '../store/digest';
 import { abortedOr, linkedAbort, untilAborted, withLogMoved, type ServiceContext } from './context';
+import type { GpuDump, GpuProcessReport } from './gpu';
 import { guardTarget, guardTree, requireLiveProcess } from './guards';
 import { dumpCriuOpts } from './options';
 
@@ -28,6 +29,8 @@ export interface DumpResult {
   logPath: string;
   stats?: DumpStats;
   sizeBytes: number;
+  /** What the GPU steps did per process (empty for a CPU tree). */
+  gpu: GpuProcessReport[];
 }
 
 /** dump-<request id>.log (pre-dump-...): the request id ties CRIU's log to the agent's log lines of the call. */
@@ -120,6 +123,7 @@ export class DumpService {
       logPath: path.join(dir, record.logFile),
       stats: record.stats,
       sizeBytes: record.sizeBytes,
+      gpu: record.gpu ?? [],
     };
   }
 
@@ -159,7 +163,12 @@ export class DumpService {
     let stats: DumpStats | undefined;
     let files: Awaited<ReturnType<typeof digestDirectory>>;
     const cancel = linkedAbort(signal);
+    // GPU (./gpu.ts): Lock + Checkpoint before CRIU freezes the tree.
+    let gpu: GpuDump | null = null;
     try {
+      const treePids = before.processes.map((proc) => proc.pid);
+      if (op === 'pre-dump') await this.ctx.gpu.refusePreDump(treePids);
+      else gpu = await this.ctx.gpu.beforeDump(treePids);
       const run = { imagesDir: pending.dir, logFile, opts, signal: cancel.signal, cancel: cancel.abort };
       if (op === 'pre-dump') await this.ctx.criu.preDump(run);
       else await this.ctx.criu.dump(run);
@@ -170,7 +179,24 @@ export class DumpService {
     } catch (err) {
       const kept = await pending.discard(logFile);
       await this.ctx.resumeIfLeftStopped(p.pid, statusBefore);
-      throw withLogMoved(abortedOr(err, cancel.signal), path.join(pending.dir, logFile), kept);
+      // GPU: the tree runs again; give every process its GPU state back.
+      const gpuLeft = gpu ? await gpu.abort() : [];
+      const failure = withLogMoved(abortedOr(err, cancel.signal), path.join(pending.dir, logFile), kept);
+      if (gpuLeft.length > 0 && failure instanceof Error)
+        failure.message += `; giving the GPU state back also failed: ${gpuLeft.join('; ')}`;
+      throw failure;
+    }
+    // GPU: by final state (DEAD nothing, RUNNING Restore + Unlock, STOPPED
+    // parked for Continue); the images are complete either way.
+    let gpuFailure: Error | undefined;
+    let gpuReport: GpuProcessReport[] = [];
+    if (gpu) {
+      try {
+        gpuReport = await gpu.afterDump(applied);
+      } catch (err) {
+        gpuFailure = err instanceof Error ? err : new Error(String(err));
+        gpuReport = gpu.report();
+      }
     }
 
     const pids = before.processes.map((proc) => proc.pid);
@@ -195,7 +221,9 @@ export class DumpService {
       stats,
       digestAlgorithm: DIGEST_ALGORITHM,
       files,
+      ...(gpuReport.length > 0 ? { gpu: gpuReport } : {}),
     });
+    if (gpuFailure !== undefined) throw gpuFailure;
     if (applied === 'STOPPED' && startTime !== null) {
       await this.ctx.stopped.add({ pid: p.pid, startTime, by: `${op} into checkpoint ${p.checkpointId}`, since: new Date().toISOString() });
     }
@@ -224,6 +252,7 @@ export class DumpService {
       logPath: path.join(finalDir, logFile),
       stats,
       sizeBytes,
+      gpu: gpuReport,
     };
   }
 

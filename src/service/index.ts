@@ -15,6 +15,7 @@ export type { RestoreParams, RestoreResult } from './restore';
 export type { CheckResult } from './check';
 export type { CheckpointInfo } from './checkpoints';
 export type { PullResult, PushResult } from './registry';
+export type { GpuProcessReport } from './gpu';
 
 /** One object per capability, sharing locks and CRIU facts. */
 export interface Services {

@@ -135,7 +135,9 @@ function exclusive(o: Out, field: string): void {
   for (const f of ['ext_sharing', 'ext_masters'] as const) {
     // An external entry "mnt[]" (CRIU's --external mnt[]) turns auto-detection on as well.
     if (o[f] && !o.auto_ext_mnt && !o.external?.some((e) => e.startsWith('mnt[]'))) {
-      throw invalidArgument(`${field}.${f} only applies to mounts found by ${field}.auto_ext_mnt: set auto_ext_mnt too, or leave ${f} unset`);
+      throw invalidArgument(
+        `${field}.${f} only applies to mounts found by ${field}.auto_ext_mnt: set auto_ext_mnt too, or leave ${f} unset`,
+      );
     }
   }
 }

@@ -9,6 +9,7 @@ import { RECORD_FILE, type CheckpointRecord } from '../store';
 import { verifyDirectory } from '../store/digest';
 import { validateCheckpointId } from '../store';
 import { abortedOr, linkedAbort, untilAborted, type ServiceContext } from './context';
+import type { GpuProcessReport } from './gpu';
 import { restoreCriuOpts } from './options';
 
 export interface RestoreParams {
@@ -24,6 +25,8 @@ export interface RestoreResult {
   checkpointId: string;
   pids: number[];
   logPath: string;
+  /** GPU processes given their GPU state back (empty for CPU trees and for STOPPED, where Continue does it). */
+  gpu: GpuProcessReport[];
 }
 
 /**
@@ -64,6 +67,9 @@ export class RestoreService {
     const work = (async (): Promise<RestoreResult> => {
       try {
         await this.verifyChain(record);
+        // GPU: a checkpoint with GPU state needs the driver's API here too.
+        if (record.gpu?.length)
+          this.ctx.gpu.requireApi(`restoring checkpoint ${p.checkpointId} (GPU processes ${record.gpu.map((g) => g.pid).join(', ')})`);
         await this.requirePidsFree(record.pids, p.checkpointId);
         const slot = await this.ctx.limiter.acquire(signal);
         try {
@@ -123,6 +129,19 @@ export class RestoreService {
     } finally {
       await forget();
     }
+    // GPU: CRIU restored the tree running, its GPU state still in host
+    // memory; Restore + Unlock before it is reported RUNNING. A tree that
+    // cannot get its GPU state back is killed: the checkpoint is intact and
+    // a retry needs the pids. STOPPED leaves it parked for Continue.
+    let gpu: GpuProcessReport[] = [];
+    if (record.gpu?.length && applied === 'RUNNING') {
+      try {
+        gpu = await this.ctx.gpu.resumeParked(record.pids);
+      } catch (err) {
+        await killProcessesSince(record.pids, sinceTicks);
+        throw err;
+      }
+    }
     const snap = await this.ctx.verifyFinalState(pid, applied, `restore of checkpoint ${p.checkpointId}`);
     if (applied === 'STOPPED') {
       const startTime = await readStartTime(pid);
@@ -137,6 +156,7 @@ export class RestoreService {
       pids: snap?.processes.map((proc) => proc.pid) ?? [pid],
       logPath: path.join(imagesDir, logFile),
       stats: await readRestoreStats(imagesDir).catch(() => undefined),
+      gpu,
     };
   }
 

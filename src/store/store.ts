@@ -46,6 +46,22 @@ export interface CheckpointRecord {
   /** How `files` were hashed; restore checks them before CRIU reads anything. */
   digestAlgorithm: string;
   files: ManifestFile[];
+  /**
+   * The processes whose GPU state the dump took (NVIDIA's checkpoint API),
+   * with the driver's times in ms and the bytes moved; absent for CPU trees.
+   * Restore needs the driver's checkpoint API when it is present.
+   */
+  gpu?: GpuRecord[];
+}
+
+/** One GPU process of a checkpoint (see CheckpointRecord.gpu). */
+export interface GpuRecord {
+  pid: number;
+  lockMs: number;
+  checkpointMs: number;
+  restoreMs: number;
+  unlockMs: number;
+  checkpointBytes: number;
 }
 
 export const RECORD_FILE = 'checkpoint.json';

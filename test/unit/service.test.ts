@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { AgentConfig } from '../../src/config';
 import type { CriuClient, CriuFeatures, CriuRun, CriuVersion } from '../../src/criu/client';
 import { AgentError } from '../../src/errors';
+import { GpuDriverDouble } from '../../src/gpu/double';
 import { pidInUse, readProcess, snapshotTree, treeStatus, waitForTreeStatus } from '../../src/proctree';
 import { parseListenAddress } from '../../src/listenAddress';
 import { createServices, type DumpParams, type Services } from '../../src/service';
@@ -254,6 +255,7 @@ describe('Dump', () => {
       // The fake writes a 5-byte log and no stats-dump.
       sizeBytes: expect.any(Number) as number,
       stats: undefined,
+      gpu: [], // a CPU tree: no GPU steps
     });
     const rec = JSON.parse(readFileSync(path.join(finalDir, RECORD_FILE), 'utf8')) as CheckpointRecord;
     expect(rec).toMatchObject({
@@ -666,6 +668,7 @@ describe('Restore', () => {
       checkpointId: 'd',
       pids: [restored],
       logPath: path.join(run.imagesDir, run.logFile),
+      gpu: [], // a CPU tree: no GPU steps
     });
   });
 
@@ -706,7 +709,7 @@ describe('Continue', () => {
     const pid = await startSleeper();
     process.kill(pid, 'SIGSTOP');
     await expectStatus(pid, 'stopped');
-    await expect(services.continue.continue(pid)).resolves.toEqual({ pids: [pid], stoppedBy: '' });
+    await expect(services.continue.continue(pid)).resolves.toEqual({ pids: [pid], stoppedBy: '', gpu: [] });
     expect(await status(pid)).toBe('running');
   });
 
@@ -717,7 +720,8 @@ describe('Continue', () => {
 
 describe('Check', () => {
   it('reports CRIU version, transport, kernel and features', async () => {
-    await expect(services.check.check()).resolves.toEqual({
+    const { gpu, ...rest } = await services.check.check();
+    expect(rest).toEqual({
       criuVersion: '4.2.1',
       criuTransport: 'fake criu (tests)',
       kernel: os.release(),
@@ -725,6 +729,8 @@ describe('Check', () => {
       lazyPages: false,
       pidfdStore: true,
     });
+    // The real CudaDriver: whatever this node has (gpu-service.test.ts checks the mapping).
+    expect(typeof gpu.driverVersion).toBe('string');
     expect(services.check.description).toBe('fake criu (tests)');
   });
 });
@@ -789,5 +795,106 @@ describe('guards', () => {
     expect(err.kind).toBe('permission-denied');
     expect(err.message).toContain('the agent itself is part of it');
     expect(checkpointEntries()).toEqual([]);
+  });
+});
+
+describe('GPU trees (the GPU steps wired around CRIU, against the driver double)', () => {
+  let gpu: GpuDriverDouble;
+  let procRoot: string;
+
+  /** Marks `pid` as a CUDA process: /dev/nvidia0 among its fds (in a fake /proc) and known to the double. */
+  function gpuProcess(pid: number): void {
+    mkdirSync(path.join(procRoot, String(pid), 'fd'), { recursive: true });
+    symlinkSync('/dev/nvidia0', path.join(procRoot, String(pid), 'fd', '7'));
+    gpu.addProcess(pid);
+  }
+
+  beforeEach(() => {
+    procRoot = mkdtempSync(path.join(tmp, 'proc-'));
+    gpu = new GpuDriverDouble();
+    services = createServices({ config, criu, store, gpu, gpuProcRoot: procRoot });
+  });
+
+  it('Dump RUNNING: Lock + Checkpoint before CRIU, Restore + Unlock after; reply and manifest carry the GPU steps', async () => {
+    const pid = await startSleeper();
+    gpuProcess(pid);
+    let stateDuringCriu = '';
+    criu.onDump = (run) => {
+      stateDuringCriu = gpu.getState(pid);
+      writeImages(run);
+    };
+    const r = await services.dump.dump(dumpParams(pid));
+    expect(stateDuringCriu).toBe('checkpointed');
+    expect(gpu.trace).toEqual([`lock:${pid}`, `checkpoint:${pid}`, `restore:${pid}`, `unlock:${pid}`]);
+    expect(gpu.calls[0]?.timeoutMs).toBe(10_000);
+    expect(r.gpu.map((g) => g.pid)).toEqual([pid]);
+    expect(r.gpu[0]?.restoreMs).toBeGreaterThanOrEqual(0);
+    expect((await store.get('ckpt-1'))?.gpu?.map((g) => g.pid)).toEqual([pid]);
+    await expectStatus(pid, 'running');
+  });
+
+  it("a CRIU failure after Checkpoint: the process gets its GPU state back and is unlocked; CRIU's error is returned", async () => {
+    const pid = await startSleeper();
+    gpuProcess(pid);
+    criu.onDump = () => Promise.reject(new AgentError('internal', 'criu dump failed (fake)'));
+    await expect(services.dump.dump(dumpParams(pid, { requested: 'DEAD' }))).rejects.toThrow(/criu dump failed \(fake\)/);
+    expect(gpu.trace).toEqual([`lock:${pid}`, `checkpoint:${pid}`, `restore:${pid}`, `unlock:${pid}`]);
+    expect(gpu.getState(pid)).toBe('running');
+    expect(checkpointEntries()).toEqual([]);
+  });
+
+  it('a Lock timeout is ABORTED before CRIU runs; nothing changed', async () => {
+    const pid = await startSleeper();
+    gpuProcess(pid);
+    gpu.failOn('lock', { timeout: true });
+    const err = await agentRejection(services.dump.dump(dumpParams(pid)));
+    expect(err.kind).toBe('aborted');
+    expect(criu.calls).toEqual([]);
+    expect(gpu.getState(pid)).toBe('running');
+  });
+
+  it('PreDump of a GPU tree is FAILED_PRECONDITION, before CRIU', async () => {
+    const pid = await startSleeper();
+    gpuProcess(pid);
+    const err = await agentRejection(services.dump.preDump(dumpParams(pid)));
+    expect(err.kind).toBe('failed-precondition');
+    expect(err.message).toMatch(/GPU processes .* call Dump directly/);
+    expect(criu.calls).toEqual([]);
+  });
+
+  it('Dump STOPPED leaves GPU state parked; Continue alone resumes the tree and gives it back', async () => {
+    const pid = await startSleeper();
+    gpuProcess(pid);
+    criu.onDump = (run) => {
+      writeImages(run);
+      process.kill(pid, 'SIGSTOP');
+    };
+    const r = await services.dump.dump(dumpParams(pid, { requested: 'STOPPED' }));
+    expect(r.finalState).toBe('STOPPED');
+    expect(gpu.getState(pid)).toBe('checkpointed');
+    const c = await services.continue.continue(pid);
+    expect(c.gpu.map((g) => g.pid)).toEqual([pid]);
+    expect(gpu.trace.slice(2)).toEqual([`restore:${pid}`, `unlock:${pid}`]);
+    expect(gpu.getState(pid)).toBe('running');
+    await expectStatus(pid, 'running');
+  });
+
+  it('Restore of a GPU checkpoint on a node without the checkpoint API: FAILED_PRECONDITION naming the driver, before CRIU', async () => {
+    const pid = await startSleeper();
+    gpuProcess(pid);
+    await services.dump.dump(dumpParams(pid));
+    const noApi = new GpuDriverDouble({
+      driverLoaded: true,
+      loadError: '',
+      driverVersion: 12020,
+      checkpointApi: false,
+      initError: '',
+      devices: [],
+    });
+    const without = createServices({ config, criu, store, gpu: noApi, gpuProcRoot: procRoot });
+    const err = await agentRejection(without.restore.restore({ checkpointId: 'ckpt-1', requested: 'RUNNING', options: {} }));
+    expect(err.kind).toBe('failed-precondition');
+    expect(err.message).toContain('CUDA 12.2 (12020)');
+    expect(criu.calls.map((c) => c.op)).toEqual(['dump']);
   });
 });

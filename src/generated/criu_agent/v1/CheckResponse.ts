@@ -1,5 +1,6 @@
 // Original file: proto/criu_agent/v1/agent.proto
 
+import type { GpuCheck as _criu_agent_v1_GpuCheck, GpuCheck__Output as _criu_agent_v1_GpuCheck__Output } from '../../criu_agent/v1/GpuCheck';
 
 export interface CheckResponse {
   /**
@@ -26,6 +27,10 @@ export interface CheckResponse {
    * pidfd store (pid reuse detection across pre-dumps).
    */
   'pidfd_store'?: (boolean);
+  /**
+   * NVIDIA's driver on this node and its CUDA checkpoint API.
+   */
+  'gpu'?: (_criu_agent_v1_GpuCheck | null);
 }
 
 export interface CheckResponse__Output {
@@ -53,4 +58,8 @@ export interface CheckResponse__Output {
    * pidfd store (pid reuse detection across pre-dumps).
    */
   'pidfd_store': (boolean);
+  /**
+   * NVIDIA's driver on this node and its CUDA checkpoint API.
+   */
+  'gpu': (_criu_agent_v1_GpuCheck__Output | null);
 }

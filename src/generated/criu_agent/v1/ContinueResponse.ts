@@ -1,5 +1,6 @@
 // Original file: proto/criu_agent/v1/agent.proto
 
+import type { GpuProcessStats as _criu_agent_v1_GpuProcessStats, GpuProcessStats__Output as _criu_agent_v1_GpuProcessStats__Output } from '../../criu_agent/v1/GpuProcessStats';
 
 export interface ContinueResponse {
   /**
@@ -12,6 +13,11 @@ export interface ContinueResponse {
    * something else stopped it.
    */
   'stopped_by'?: (string);
+  /**
+   * GPU processes whose GPU state a STOPPED Dump or Restore had left in host
+   * memory, given back after SIGCONT.
+   */
+  'gpu'?: (_criu_agent_v1_GpuProcessStats)[];
 }
 
 export interface ContinueResponse__Output {
@@ -25,4 +31,9 @@ export interface ContinueResponse__Output {
    * something else stopped it.
    */
   'stopped_by': (string);
+  /**
+   * GPU processes whose GPU state a STOPPED Dump or Restore had left in host
+   * memory, given back after SIGCONT.
+   */
+  'gpu': (_criu_agent_v1_GpuProcessStats__Output)[];
 }

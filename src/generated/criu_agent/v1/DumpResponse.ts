@@ -2,6 +2,7 @@
 
 import type { FinalState as _criu_agent_v1_FinalState, FinalState__Output as _criu_agent_v1_FinalState__Output } from '../../criu_agent/v1/FinalState';
 import type { DumpStats as _criu_agent_v1_DumpStats, DumpStats__Output as _criu_agent_v1_DumpStats__Output } from '../../criu_agent/v1/DumpStats';
+import type { GpuProcessStats as _criu_agent_v1_GpuProcessStats, GpuProcessStats__Output as _criu_agent_v1_GpuProcessStats__Output } from '../../criu_agent/v1/GpuProcessStats';
 import type { Long } from '@grpc/proto-loader';
 
 export interface DumpResponse {
@@ -30,6 +31,11 @@ export interface DumpResponse {
    * Bytes the checkpoint's files take (without its parents).
    */
   'size_bytes'?: (number | string | Long);
+  /**
+   * What the agent did to each process of the tree that held CUDA state;
+   * empty for a tree without GPU processes.
+   */
+  'gpu'?: (_criu_agent_v1_GpuProcessStats)[];
 }
 
 export interface DumpResponse__Output {
@@ -58,4 +64,9 @@ export interface DumpResponse__Output {
    * Bytes the checkpoint's files take (without its parents).
    */
   'size_bytes': (string);
+  /**
+   * What the agent did to each process of the tree that held CUDA state;
+   * empty for a tree without GPU processes.
+   */
+  'gpu': (_criu_agent_v1_GpuProcessStats__Output)[];
 }

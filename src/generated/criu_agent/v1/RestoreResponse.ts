@@ -2,6 +2,7 @@
 
 import type { FinalState as _criu_agent_v1_FinalState, FinalState__Output as _criu_agent_v1_FinalState__Output } from '../../criu_agent/v1/FinalState';
 import type { RestoreStats as _criu_agent_v1_RestoreStats, RestoreStats__Output as _criu_agent_v1_RestoreStats__Output } from '../../criu_agent/v1/RestoreStats';
+import type { GpuProcessStats as _criu_agent_v1_GpuProcessStats, GpuProcessStats__Output as _criu_agent_v1_GpuProcessStats__Output } from '../../criu_agent/v1/GpuProcessStats';
 
 export interface RestoreResponse {
   /**
@@ -25,6 +26,11 @@ export interface RestoreResponse {
    * CRIU's statistics of this restore.
    */
   'stats'?: (_criu_agent_v1_RestoreStats | null);
+  /**
+   * The GPU processes given their GPU state back (Restore and Unlock); empty
+   * when the tree holds none, or when it was left STOPPED (Continue does it).
+   */
+  'gpu'?: (_criu_agent_v1_GpuProcessStats)[];
 }
 
 export interface RestoreResponse__Output {
@@ -49,4 +55,9 @@ export interface RestoreResponse__Output {
    * CRIU's statistics of this restore.
    */
   'stats': (_criu_agent_v1_RestoreStats__Output | null);
+  /**
+   * The GPU processes given their GPU state back (Restore and Unlock); empty
+   * when the tree holds none, or when it was left STOPPED (Continue does it).
+   */
+  'gpu': (_criu_agent_v1_GpuProcessStats__Output)[];
 }
