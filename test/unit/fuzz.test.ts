@@ -159,20 +159,29 @@ const fakeServices = {
       violations.push(...optionProblems(p.options).map((x) => `restore: ${x}`));
       if (!validId(p.checkpointId)) violations.push(`restore: checkpointId ${JSON.stringify(p.checkpointId)}`);
       if (!['UNSPECIFIED', 'RUNNING', 'STOPPED'].includes(p.requested)) violations.push(`restore: requested ${String(p.requested)}`);
-      return Promise.resolve({ pid: 42, finalState: 'RUNNING', checkpointId: p.checkpointId, pids: [42], logPath: '/l' });
+      return Promise.resolve({ pid: 42, finalState: 'RUNNING', checkpointId: p.checkpointId, pids: [42], logPath: '/l', gpu: [] });
     },
   },
   continue: {
     continue: (pid: number) => {
       serviceCalls++;
       if (!validPid(pid)) violations.push(`continue: pid ${pid}`);
-      return Promise.resolve({ pids: [pid], stoppedBy: '' });
+      return Promise.resolve({ pids: [pid], stoppedBy: '', gpu: [] });
     },
   },
   check: {
     check: () => {
       serviceCalls++;
-      return Promise.resolve({ criuVersion: '4.2.1', criuTransport: 'fake', kernel: 'k', memTrack: false, lazyPages: false, pidfdStore: true });
+      return Promise.resolve({ criuVersion: '4.2.1', criuTransport: 'fake', kernel: 'k', memTrack: false, lazyPages: false, pidfdStore: true, gpu: { driverLoaded: false, driverVersion: '', checkpointApi: false, unavailableReason: 'no NVIDIA driver', gpus: [] } });
+    },
+  },
+  // Restore by image_reference pulls first; that pull is part of the one
+  // Restore service call counted above, so it is not counted again.
+  registry: {
+    pull: (reference: string, id: string) => {
+      if (typeof reference !== 'string' || !reference) violations.push(`pull: reference ${JSON.stringify(reference)}`);
+      if (id && !validId(id)) violations.push(`pull: id ${JSON.stringify(id)}`);
+      return Promise.resolve({ checkpoint: { id: id || 'pulled' } });
     },
   },
   checkpoints: {

@@ -194,11 +194,11 @@ describe('agentHandlers', () => {
         });
       },
     },
-    restore: { restore: () => Promise.resolve({ pid: 9, finalState: 'RUNNING', checkpointId: 'c', pids: [9], logPath: '/i/r.log' }) },
-    continue: { continue: (pid: number) => Promise.resolve({ pids: [pid], stoppedBy: 'dump into checkpoint c' }) },
+    restore: { restore: () => Promise.resolve({ pid: 9, finalState: 'RUNNING', checkpointId: 'c', pids: [9], logPath: '/i/r.log', gpu: [] }) },
+    continue: { continue: (pid: number) => Promise.resolve({ pids: [pid], stoppedBy: 'dump into checkpoint c', gpu: [] }) },
     check: {
       check: () =>
-        Promise.resolve({ criuVersion: '4.2.1', criuTransport: 't', kernel: 'k', memTrack: true, lazyPages: false, pidfdStore: true }),
+        Promise.resolve({ criuVersion: '4.2.1', criuTransport: 't', kernel: 'k', memTrack: true, lazyPages: false, pidfdStore: true, gpu: { driverLoaded: false, driverVersion: '', checkpointApi: false, unavailableReason: 'no NVIDIA driver', gpus: [] } }),
     },
   } as unknown as Services;
   const h = agentHandlers(services, silentLogger);
@@ -249,9 +249,9 @@ describe('agentHandlers', () => {
   });
 
   it('maps Continue, Restore and Check', async () => {
-    await expect(invoke(h.Continue, new FakeCall({ pid: 42 } as never))).resolves.toEqual({ err: null, res: { pids: [42], stopped_by: 'dump into checkpoint c' } });
+    await expect(invoke(h.Continue, new FakeCall({ pid: 42 } as never))).resolves.toEqual({ err: null, res: { pids: [42], stopped_by: 'dump into checkpoint c', gpu: [] } });
     const r = await invoke(h.Restore, new FakeCall({ checkpoint_id: 'c', final_state: 'FINAL_STATE_RUNNING', options: null } as never));
-    expect(r.res).toEqual({ pid: 9, final_state: 'FINAL_STATE_RUNNING', checkpoint_id: 'c', pids: [9], log_path: '/i/r.log', stats: null });
+    expect(r.res).toEqual({ pid: 9, final_state: 'FINAL_STATE_RUNNING', checkpoint_id: 'c', pids: [9], log_path: '/i/r.log', stats: null, gpu: [] });
     const c = await invoke(h.Check, new FakeCall({} as never));
     expect(c.res).toEqual({
       criu_version: '4.2.1',
@@ -260,6 +260,7 @@ describe('agentHandlers', () => {
       mem_track: true,
       lazy_pages: false,
       pidfd_store: true,
+      gpu: { driver_loaded: false, driver_version: '', checkpoint_api: false, unavailable_reason: 'no NVIDIA driver', gpus: [] },
     });
   });
 });
