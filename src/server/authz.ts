@@ -22,6 +22,8 @@ export const AGENT_METHODS = [
   'DeleteCheckpoint',
   'ExportCheckpoint',
   'ImportCheckpoint',
+  'Migrate',
+  'ReceiveMigration',
 ] as const;
 
 /** Identities of clients without a certificate. */
