@@ -16,3 +16,10 @@ if ! command -v openssl >/dev/null 2>&1; then
 	apt-get install -y --no-install-recommends openssl >/dev/null 2>&1 ||
 		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends openssl >/dev/null; }
 fi
+# redis-server: test/integration/migrate.test.ts migrates a real redis holding data.
+if ! command -v redis-server >/dev/null 2>&1; then
+	echo "test-deps: installing redis-server"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y --no-install-recommends redis-server >/dev/null 2>&1 ||
+		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends redis-server >/dev/null; }
+fi
