@@ -7,6 +7,9 @@ import type { MigrationStep } from '../generated/criu_agent/v1/MigrationStep';
 import { loadAgentPackageDefinition } from '../proto';
 import type { PeerConnector, PeerSession } from '../service/peer';
 
+/** How long a destination may take to accept the connection. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 const KINDS: Partial<Record<grpc.status, ErrorKind>> = {
   [grpc.status.INVALID_ARGUMENT]: 'invalid-argument',
   [grpc.status.NOT_FOUND]: 'not-found',
@@ -34,24 +37,38 @@ function peerError(address: string, err: grpc.ServiceError): AgentError {
  * unix socket's mode, or loopback) or with the agent's client TLS settings.
  */
 export class GrpcPeerConnector implements PeerConnector {
-  private readonly clients = new Map<string, CheckpointAgentClient>();
+  private readonly definition = loadAgentPackageDefinition();
 
   constructor(private readonly credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {}
 
   open(address: string, signal?: AbortSignal): PeerSession {
-    let client = this.clients.get(address);
-    if (!client) {
-      const proto = grpc.loadPackageDefinition(loadAgentPackageDefinition()) as unknown as ProtoGrpcType;
-      client = new proto.criu_agent.v1.CheckpointAgent(address, this.credentials, { 'grpc.max_receive_message_length': 1 << 24 });
-      this.clients.set(address, client);
-    }
-    const call = client.ReceiveMigration();
-    const iterator = (call as AsyncIterable<MigrationReply__Output>)[Symbol.asyncIterator]();
+    // A channel per session, closed with it: a cached one would hold a connection to every
+    // destination ever used, and keep a destination agent that stops waiting for it.
+    const proto = grpc.loadPackageDefinition(this.definition) as unknown as ProtoGrpcType;
+    const client: CheckpointAgentClient = new proto.criu_agent.v1.CheckpointAgent(address, this.credentials, {
+      'grpc.max_receive_message_length': 1 << 24,
+    });
+    // Without a connection a streaming call would wait for one forever: connect first, within a bound.
+    const ready = new Promise<grpc.ClientDuplexStream<MigrationStep, MigrationReply__Output>>((resolve, reject) => {
+      client.waitForReady(Date.now() + CONNECT_TIMEOUT_MS, (err) => {
+        if (err) {
+          client.close();
+          reject(new AgentError('unavailable', `cannot reach the destination agent at ${address} within ${CONNECT_TIMEOUT_MS / 1000} s: ${err.message}`));
+          return;
+        }
+        const c = client.ReceiveMigration();
+        c.on('status', () => client.close());
+        // The caller's cancel or deadline ends the session: the destination then undoes what it did.
+        signal?.addEventListener('abort', () => c.cancel(), { once: true });
+        resolve(c);
+      });
+    });
+    ready.catch(() => undefined);
+    let iterator: AsyncIterator<MigrationReply__Output> | undefined;
     let cancelled = false;
-    // The caller's cancel or deadline ends the session: the destination then undoes what it did.
-    signal?.addEventListener('abort', () => call.cancel(), { once: true });
     return {
       send: async (step: MigrationStep) => {
+        const call = await ready;
         if (cancelled) throw new AgentError('cancelled', 'the migration call was abandoned');
         if (!call.write(step)) {
           await new Promise<void>((resolve, reject) => {
@@ -69,6 +86,8 @@ export class GrpcPeerConnector implements PeerConnector {
         }
       },
       receive: async () => {
+        const call = await ready;
+        iterator ??= (call as AsyncIterable<MigrationReply__Output>)[Symbol.asyncIterator]();
         try {
           const r = await iterator.next();
           return r.done ? null : r.value;
@@ -77,15 +96,12 @@ export class GrpcPeerConnector implements PeerConnector {
           throw peerError(address, err as grpc.ServiceError);
         }
       },
-      end: () => call.end(),
+      end: () => void ready.then((c) => c.end(), () => undefined),
       cancel: () => {
         cancelled = true;
-        call.cancel();
+        void ready.then((c) => c.cancel(), () => undefined);
+        client.close();
       },
     };
-  }
-
-  close(): void {
-    for (const c of this.clients.values()) c.close();
   }
 }

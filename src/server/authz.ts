@@ -26,6 +26,9 @@ export const AGENT_METHODS = [
   'ReceiveMigration',
 ] as const;
 
+/** The RPCs whose requests are a stream (their handler starts before the first message). */
+const STREAMING_REQUESTS: ReadonlySet<string> = new Set(['ImportCheckpoint', 'ReceiveMigration']);
+
 /** Identities of clients without a certificate. */
 export const UNIX_IDENTITY = 'unix';
 export const LOOPBACK_IDENTITY = 'loopback';
@@ -281,6 +284,9 @@ export function authzInterceptor(opts: AuthzOptions): grpc.ServerInterceptor {
         next({
           onReceiveMetadata: (md, nextMetadata) => {
             metadata = md;
+            // grpc-js starts the handler of a call with a request stream once its metadata passed:
+            // those are decided here, so that a refused call never reaches (and never hangs) a handler.
+            if (STREAMING_REQUESTS.has(method) && !admit()) return;
             nextMetadata(md);
           },
           // Decided on the request rather than the headers: the audit interceptor outside this one has

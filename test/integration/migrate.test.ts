@@ -20,7 +20,7 @@ import { CLI, outcome } from '../helpers/cli';
 import { killAllTargets, startTarget, type TargetState } from '../helpers/target';
 import { checkpointDirs } from '../helpers/transfer';
 
-jest.setTimeout(180_000);
+jest.setTimeout(60_000);
 
 let src: AgentProcess;
 let dst: AgentProcess;
@@ -181,7 +181,7 @@ describe('refusals before anything is frozen', () => {
     const t = await startTarget({ children: 1 });
     for (const [mode, why] of [
       ['MIGRATE_MODE_PRE_COPY', /^PRE_COPY needs kernel memory tracking \(soft-dirty/],
-      ['MIGRATE_MODE_POST_COPY', /^POST_COPY needs userfaultfd lazy pages/],
+      ['MIGRATE_MODE_POST_COPY', /^POST_COPY (needs userfaultfd lazy pages|is not implemented by this agent yet); nothing was frozen/],
     ] as const) {
       const id = newId('mode');
       const { events, error } = await migrate({ pid: t.pid, destination: `unix:${dst.socket}`, checkpoint_id: id, mode });
