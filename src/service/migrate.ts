@@ -107,7 +107,8 @@ export class MigrateService {
       const cpuinfo = await this.cpuinfo(signal);
       const version = await this.ctx.version(signal);
       session = this.peers.open(p.destination, signal);
-      const replies = new Replies(session, (bytes) => relay?.toDump(bytes));
+      // A lost destination must also fail a dump waiting on the page server: the relay is closed then.
+      const replies = new Replies(session, (bytes) => relay?.toDump(bytes), () => relay?.close());
       await session.send({
         offer: {
           checkpoint_id: id,
@@ -251,6 +252,7 @@ class Replies {
   constructor(
     session: PeerSession,
     private readonly pageData: (bytes: Buffer) => void,
+    onLost: () => void,
   ) {
     void (async () => {
       try {
@@ -263,6 +265,7 @@ class Replies {
         }
       } catch (err) {
         this.error = err;
+        onLost();
       }
       this.ended = true;
       this.waiter?.();

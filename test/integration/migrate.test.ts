@@ -15,12 +15,12 @@ import * as path from 'node:path';
 import type { ListCheckpointsResponse__Output } from '../../src/generated/criu_agent/v1/ListCheckpointsResponse';
 import type { MigrateEvent__Output } from '../../src/generated/criu_agent/v1/MigrateEvent';
 import { pidInUse, snapshotTree, treeStatus, waitForPidFree } from '../../src/proctree';
-import { call, expectStatus, startAgent, type AgentProcess } from '../helpers/agent';
+import { call, startAgent, type AgentProcess } from '../helpers/agent';
 import { CLI, outcome } from '../helpers/cli';
 import { killAllTargets, startTarget, type TargetState } from '../helpers/target';
 import { checkpointDirs } from '../helpers/transfer';
 
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 let src: AgentProcess;
 let dst: AgentProcess;
@@ -61,11 +61,22 @@ function queryInDst(port: number): TargetState {
   return JSON.parse(inDst(['python3', '-c', py])) as TargetState;
 }
 
-/** Pids in use inside the destination's pid namespace. */
+/**
+ * Live (not zombie) pids inside the destination's pid namespace. The agent is
+ * PID 1 there and reaps no orphans: what it killed stays a zombie.
+ */
 function dstPids(): number[] {
+  const procDir = `/proc/${dst.pid}/root/proc`;
   return fs
-    .readdirSync(`/proc/${dst.pid}/root/proc`)
+    .readdirSync(procDir)
     .filter((n) => /^\d+$/.test(n))
+    .filter((n) => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`${procDir}/${n}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    })
     .map(Number);
 }
 
