@@ -69,19 +69,38 @@ export class GrpcPeerConnector implements PeerConnector {
     return {
       send: async (step: MigrationStep) => {
         const call = await ready;
+        signal?.throwIfAborted();
         if (cancelled) throw new AgentError('cancelled', 'the migration call was abandoned');
         if (!call.write(step)) {
+          // The call may have failed before this wait began (its 'error' already emitted): the
+          // caller's abort and the call's end also end the wait.
           await new Promise<void>((resolve, reject) => {
-            const onDrain = (): void => {
+            const done = (): void => {
+              call.off('drain', onDrain);
               call.off('error', onError);
+              call.off('close', onClose);
+              signal?.removeEventListener('abort', onAbort);
+            };
+            const onDrain = (): void => {
+              done();
               resolve();
             };
             const onError = (err: grpc.ServiceError): void => {
-              call.off('drain', onDrain);
+              done();
               reject(peerError(address, err));
+            };
+            const onClose = (): void => {
+              done();
+              reject(new AgentError('unavailable', `the call to the destination agent at ${address} ended`));
+            };
+            const onAbort = (): void => {
+              done();
+              reject(signal?.reason as Error);
             };
             call.once('drain', onDrain);
             call.once('error', onError);
+            call.once('close', onClose);
+            signal?.addEventListener('abort', onAbort, { once: true });
           });
         }
       },
