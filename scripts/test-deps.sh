@@ -35,3 +35,10 @@ if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/n
 		systemctl disable --now docker-registry >/dev/null 2>&1 || true
 	fi
 fi
+# redis-server: test/integration/migrate.test.ts migrates a real redis holding data.
+if ! command -v redis-server >/dev/null 2>&1; then
+	echo "test-deps: installing redis-server"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y --no-install-recommends redis-server >/dev/null 2>&1 ||
+		{ apt-get update >/dev/null && apt-get install -y --no-install-recommends redis-server >/dev/null; }
+fi

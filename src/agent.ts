@@ -10,9 +10,11 @@ import { startServer, type RunningServer } from './server/server';
 import { createServices } from './service';
 import { CheckpointStore, lockStateDir, StateDirBusyError } from './store';
 import { recoverEarlierRun } from './service/recovery';
+import { GrpcPeerConnector } from './peer/grpc';
+import type { CriuMigration } from './criu/client';
 
 /** The CRIU client the config asks for: a `criu swrk` child per operation, or a `criu service` socket. */
-export function criuClientFor(config: AgentConfig): CriuClient {
+export function criuClientFor(config: AgentConfig): RpcCriuClient {
   // Test-only fault hooks (see criu/faults.ts); unset on real nodes.
   const faults = parseFaults(process.env[TEST_FAULTS_ENV]);
   if (config.criuSocket) {
@@ -35,7 +37,12 @@ export async function startAgent(config: AgentConfig, log: Logger, criu: CriuCli
   const store = await CheckpointStore.open(config.stateDir, { busy });
   // Test-only GPU fault (see gpu/faults.ts); unset on real nodes.
   const gpu = withTestFault(new CudaDriver(), process.env[TEST_GPU_FAULT_ENV]);
-  const services = createServices({ config, criu, store, gpu });
+  const migration = isMigrationCapable(criu) ? { criu, peers: new GrpcPeerConnector(), log } : undefined;
+  const services = createServices({ config, criu, store, gpu }, migration);
   await services.continue.forgetStale();
   return startServer(config, services, log);
+}
+
+function isMigrationCapable(c: CriuClient): c is CriuClient & CriuMigration {
+  return typeof (c as Partial<CriuMigration>).pageServer === 'function';
 }

@@ -17,6 +17,8 @@ export const AGENT_METHODS = [
   'DeleteCheckpoint',
   'ExportCheckpoint',
   'ImportCheckpoint',
+  'Migrate',
+  'ReceiveMigration',
   'PushCheckpoint',
   'PullCheckpoint',
 ] as const;

@@ -263,6 +263,37 @@ export class AgentConnection {
     });
   }
 
+  /** A server-streaming call (Migrate): hands each message to `onMessage`; resolves once the agent ended the call with OK. */
+  serverStream<Res>(method: 'Migrate', request: object, onMessage: (m: Res) => void, opts: CallOptions = {}): Promise<{ requestId?: string }> {
+    const fn = (this.client[method] as unknown as (req: object, md: grpc.Metadata, o: grpc.CallOptions) => grpc.ClientReadableStream<Res>).bind(this.client);
+    const call = fn(request, metadataOf(opts), callOptionsOf(opts));
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => call.cancel();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      let ended = false;
+      let status: grpc.StatusObject | undefined;
+      const finish = (): void => {
+        if (!ended || !status) return;
+        opts.signal?.removeEventListener('abort', onAbort);
+        resolve({ requestId: idOf(status.metadata) });
+      };
+      call.on('data', onMessage);
+      call.on('error', (err: grpc.ServiceError) => {
+        opts.signal?.removeEventListener('abort', onAbort);
+        reject(new CallFailure(err, idOf(err.metadata)));
+      });
+      call.on('status', (s: grpc.StatusObject) => {
+        if (s.code !== grpc.status.OK) return;
+        status = s;
+        finish();
+      });
+      call.on('end', () => {
+        ended = true;
+        finish();
+      });
+    });
+  }
+
   /** ImportCheckpoint: sends every chunk of `source` (with the stream's flow control), then half-closes; resolves with the agent's reply. */
   async importCheckpoint<Res>(source: AsyncIterable<CheckpointChunk>, opts: CallOptions = {}): Promise<{ reply: Res; requestId?: string }> {
     let call!: grpc.ClientWritableStream<CheckpointChunk>;

@@ -9,6 +9,7 @@ import type { CheckResponse__Output } from '../generated/criu_agent/v1/CheckResp
 import type { ContinueResponse__Output } from '../generated/criu_agent/v1/ContinueResponse';
 import type { DeleteCheckpointResponse__Output } from '../generated/criu_agent/v1/DeleteCheckpointResponse';
 import type { DumpStats__Output } from '../generated/criu_agent/v1/DumpStats';
+import type { MigrateEvent__Output } from '../generated/criu_agent/v1/MigrateEvent';
 import type { ListCheckpointsResponse__Output } from '../generated/criu_agent/v1/ListCheckpointsResponse';
 import type { PreDumpResponse__Output } from '../generated/criu_agent/v1/PreDumpResponse';
 import type { PushCheckpointResponse__Output } from '../generated/criu_agent/v1/PushCheckpointResponse';
@@ -413,6 +414,83 @@ ${optionsHelp(restoreOptions)}`,
       ctx.io.out(
         `imported checkpoint ${c.checkpoint_id}${c.parent_checkpoint_id ? ` (on ${c.parent_checkpoint_id})` : ''}: ${plural(c.file_count, 'file', 'files')}, ${formatBytes(c.size_bytes)}, digests verified\n` +
           fields([['images', c.images_dir]]) +
+          '\n',
+      );
+      return EXIT.OK;
+    },
+  },
+  migrate: {
+    usage: 'criu-agent migrate PID --to ADDR [--id ID] [--mode auto|stop-and-copy|pre-copy|post-copy] [--final-state running|stopped] [CRIU options]',
+    about:
+      'Moves the running tree rooted at PID to the agent at ADDR (host:port or unix:/path, as that agent is reached from this one). ' +
+      'The destination is checked before anything is frozen; on any failure the tree is resumed here. One progress line per step on stderr, then the result.',
+    flags: {
+      to: { type: 'string' },
+      id: { type: 'string' },
+      mode: { type: 'string' },
+      'final-state': { type: 'string' },
+      'max-pre-dump-rounds': { type: 'string' },
+      ...parseArgsOptions(optionFlags('DumpOptions')),
+    },
+    flagsHelp: `  --to ADDR          the destination agent: host:port or unix:/path (required)
+  --id ID            the checkpoint's id on the destination; default migrate-<pid>-<time>
+  --mode M           auto (the default: the best both nodes support), stop-and-copy, pre-copy, post-copy
+  --final-state S    running (the default) or stopped, on the destination
+  --max-pre-dump-rounds N   pre-copy: at most N pre-dump rounds
+CRIU options of the dump (DumpOptions in the API):
+${optionsHelp(optionFlags('DumpOptions'))}`,
+    run: async (ctx, values, args) => {
+      const [pidText = ''] = positionals(ctx.name, args, ['PID']);
+      const pid = pidArg(ctx.name, pidText);
+      const to = str(values, 'to');
+      if (!to) throw new UsageError(`${ctx.name}: --to ADDR is required (the destination agent)`);
+      const modes: Record<string, string> = {
+        auto: 'MIGRATE_MODE_UNSPECIFIED',
+        'stop-and-copy': 'MIGRATE_MODE_STOP_AND_COPY',
+        'pre-copy': 'MIGRATE_MODE_PRE_COPY',
+        'post-copy': 'MIGRATE_MODE_POST_COPY',
+      };
+      const mode = modes[str(values, 'mode') ?? 'auto'];
+      if (!mode) throw new UsageError(`${ctx.name}: --mode is one of ${Object.keys(modes).join(', ')}`);
+      const rounds = Number(str(values, 'max-pre-dump-rounds') ?? '0');
+      if (!Number.isInteger(rounds) || rounds < 0) throw new UsageError(`${ctx.name}: --max-pre-dump-rounds takes a whole number`);
+      const request = {
+        pid,
+        destination: to.startsWith('/') ? `unix:${to}` : to,
+        checkpoint_id: str(values, 'id') ?? '',
+        mode,
+        max_pre_dump_rounds: rounds,
+        final_state: finalState(ctx.name, str(values, 'final-state'), ['running', 'stopped']),
+        options: optionsMessage(optionFlags('DumpOptions'), values, ctx.name),
+      };
+      let result: MigrateEvent__Output['result'] = null;
+      const events: MigrateEvent__Output[] = [];
+      await ctx.invoke(
+        (c, opts) =>
+          c.serverStream<MigrateEvent__Output>(
+            'Migrate',
+            request,
+            (e) => {
+              events.push(e);
+              if (e.result) result = e.result;
+              if (!ctx.json) ctx.io.err(`${e.step.replace('MIGRATE_STEP_', '').toLowerCase()}: ${e.message}${Number(e.duration_us) ? ` (${formatMicros(e.duration_us)})` : ''}\n`);
+            },
+            opts,
+          ),
+        { longRunning: true },
+      );
+      if (ctx.json) return printJson(ctx.io, { events });
+      const r = result as MigrateEvent__Output['result'];
+      if (!r) return EXIT.FAILURE;
+      ctx.io.out(
+        `migrated pid ${pid} to ${to}: pid ${r.destination_pid} (${plural(r.pids.length, 'process', 'processes')}), ${stateName(r.final_state)}, checkpoint ${r.checkpoint_id}\n` +
+          fields([
+            ['mode', r.mode.replace('MIGRATE_MODE_', '').toLowerCase().replace(/_/g, '-')],
+            ['downtime', formatMicros(r.downtime_us)],
+            ['frozen', formatMicros(r.frozen_time_us)],
+            ['sent', `${formatBytes(r.transfer_bytes)} (images after the dump in ${formatMicros(r.transfer_time_us)})`],
+            ['restore', formatMicros(r.restore_time_us)],
+          ]) +
           '\n',
       );
       return EXIT.OK;

@@ -116,8 +116,26 @@ export interface CriuClient {
   restore(run: CriuRun): Promise<{ pid: number }>;
 }
 
+/**
+ * What moving a tree between nodes needs of CRIU besides dumping and
+ * restoring: the CPU check and a page server. Separate from CriuClient so that
+ * only the migration services depend on it.
+ */
+export interface CriuMigration {
+  /** CPUINFO_DUMP: writes cpuinfo.img (this node's CPU) into `dir`. */
+  cpuinfoDump(dir: string, logFile: string, signal?: AbortSignal): Promise<void>;
+  /** CPUINFO_CHECK against the cpuinfo.img in `dir`: false when this CPU cannot run what that one dumped. */
+  cpuinfoCheck(dir: string, logFile: string, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * PAGE_SERVER: starts a CRIU page server (a daemon, not a child of the
+   * agent) that writes the pages one dump sends into `dir` and then exits.
+   * Returns its pid and port.
+   */
+  pageServer(dir: string, logFile: string, listen: { address: string; port: number }, signal?: AbortSignal): Promise<{ pid: number; port: number }>;
+}
+
 /** Speaks CRIU's RPC protocol, one worker (swrk child or service connection) per request. */
-export class RpcCriuClient implements CriuClient {
+export class RpcCriuClient implements CriuClient, CriuMigration {
   private readonly codec = new CriuCodec();
 
   constructor(
@@ -164,6 +182,47 @@ export class RpcCriuClient implements CriuClient {
     const pid = resp.restore?.pid;
     if (!pid) throw new AgentError('internal', `CRIU reported a successful restore without a pid; log: ${run.imagesDir}/${run.logFile}`);
     return { pid };
+  }
+
+  async cpuinfoDump(dir: string, logFile: string, signal?: AbortSignal): Promise<void> {
+    const resp = await this.withDir(dir, (fd) => this.call('check', { type: 'CPUINFO_DUMP', opts: { images_dir_fd: fd, log_file: logFile } }, signal));
+    if (!resp.success) throw new AgentError('internal', `CRIU could not dump this node's CPU description; log: ${dir}/${logFile}`);
+  }
+
+  async cpuinfoCheck(dir: string, logFile: string, signal?: AbortSignal): Promise<boolean> {
+    const resp = await this.withDir(dir, (fd) => this.call('check', { type: 'CPUINFO_CHECK', opts: { images_dir_fd: fd, log_file: logFile } }, signal));
+    return resp.success;
+  }
+
+  async pageServer(dir: string, logFile: string, listen: { address: string; port: number }, signal?: AbortSignal): Promise<{ pid: number; port: number }> {
+    const resp = await this.withDir(dir, (fd) =>
+      this.call('check', { type: 'PAGE_SERVER', opts: { images_dir_fd: fd, log_file: logFile, ps: listen } }, signal),
+    );
+    // CRIU 4.2 reports the port it was given (port 0 cannot be used) and no
+    // pid: its daemon is found by the title it sets, which names the port.
+    const port = resp.ps?.port || listen.port;
+    const pid = resp.ps?.pid || (resp.success ? await findPageServer(port) : undefined);
+    if (!resp.success || !pid || !port) {
+      if (pid) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      const log = await summarizeLog(`${dir}/${logFile}`);
+      throw new AgentError('internal', `CRIU could not start a page server${log.errors.length ? `: ${log.errors.join(' | ')}` : ''}; log: ${dir}/${logFile}`);
+    }
+    return { pid, port };
+  }
+
+  private async withDir<T>(dir: string, fn: (fd: number) => Promise<T>): Promise<T> {
+    const fh = await fsp.open(dir, 'r');
+    try {
+      return await fn(fh.fd);
+    } finally {
+      await fh.close();
+    }
   }
 
   private async run(op: CriuOperation, type: 'DUMP' | 'SINGLE_PRE_DUMP' | 'RESTORE', run: CriuRun): Promise<criu_resp__Output> {
@@ -295,4 +354,18 @@ export class RpcCriuClient implements CriuClient {
       { cause: err, details: { criuLog: logPath } },
     );
   }
+}
+
+/** The pid of the CRIU page server daemon listening on `port` (its process title names it), if any. */
+async function findPageServer(port: number): Promise<number | undefined> {
+  const wanted = `--port ${port}`;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    for (const name of await fsp.readdir('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      const cmd = await fsp.readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+      if (cmd.startsWith('criu: page-server') && cmd.replace(/\0/g, ' ').trimEnd().endsWith(wanted)) return Number(name);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return undefined;
 }

@@ -24,6 +24,17 @@ import type { GpuProcessStats as _criu_agent_v1_GpuProcessStats, GpuProcessStats
 import type { ListCheckpointsRequest as _criu_agent_v1_ListCheckpointsRequest, ListCheckpointsRequest__Output as _criu_agent_v1_ListCheckpointsRequest__Output } from './criu_agent/v1/ListCheckpointsRequest';
 import type { ListCheckpointsResponse as _criu_agent_v1_ListCheckpointsResponse, ListCheckpointsResponse__Output as _criu_agent_v1_ListCheckpointsResponse__Output } from './criu_agent/v1/ListCheckpointsResponse';
 import type { ManifestFile as _criu_agent_v1_ManifestFile, ManifestFile__Output as _criu_agent_v1_ManifestFile__Output } from './criu_agent/v1/ManifestFile';
+import type { MigrateEvent as _criu_agent_v1_MigrateEvent, MigrateEvent__Output as _criu_agent_v1_MigrateEvent__Output } from './criu_agent/v1/MigrateEvent';
+import type { MigrateRequest as _criu_agent_v1_MigrateRequest, MigrateRequest__Output as _criu_agent_v1_MigrateRequest__Output } from './criu_agent/v1/MigrateRequest';
+import type { MigrateResult as _criu_agent_v1_MigrateResult, MigrateResult__Output as _criu_agent_v1_MigrateResult__Output } from './criu_agent/v1/MigrateResult';
+import type { MigrationAccepted as _criu_agent_v1_MigrationAccepted, MigrationAccepted__Output as _criu_agent_v1_MigrationAccepted__Output } from './criu_agent/v1/MigrationAccepted';
+import type { MigrationCommit as _criu_agent_v1_MigrationCommit, MigrationCommit__Output as _criu_agent_v1_MigrationCommit__Output } from './criu_agent/v1/MigrationCommit';
+import type { MigrationDone as _criu_agent_v1_MigrationDone, MigrationDone__Output as _criu_agent_v1_MigrationDone__Output } from './criu_agent/v1/MigrationDone';
+import type { MigrationOffer as _criu_agent_v1_MigrationOffer, MigrationOffer__Output as _criu_agent_v1_MigrationOffer__Output } from './criu_agent/v1/MigrationOffer';
+import type { MigrationReply as _criu_agent_v1_MigrationReply, MigrationReply__Output as _criu_agent_v1_MigrationReply__Output } from './criu_agent/v1/MigrationReply';
+import type { MigrationRestore as _criu_agent_v1_MigrationRestore, MigrationRestore__Output as _criu_agent_v1_MigrationRestore__Output } from './criu_agent/v1/MigrationRestore';
+import type { MigrationRestored as _criu_agent_v1_MigrationRestored, MigrationRestored__Output as _criu_agent_v1_MigrationRestored__Output } from './criu_agent/v1/MigrationRestored';
+import type { MigrationStep as _criu_agent_v1_MigrationStep, MigrationStep__Output as _criu_agent_v1_MigrationStep__Output } from './criu_agent/v1/MigrationStep';
 import type { PreDumpRequest as _criu_agent_v1_PreDumpRequest, PreDumpRequest__Output as _criu_agent_v1_PreDumpRequest__Output } from './criu_agent/v1/PreDumpRequest';
 import type { PreDumpResponse as _criu_agent_v1_PreDumpResponse, PreDumpResponse__Output as _criu_agent_v1_PreDumpResponse__Output } from './criu_agent/v1/PreDumpResponse';
 import type { PullCheckpointRequest as _criu_agent_v1_PullCheckpointRequest, PullCheckpointRequest__Output as _criu_agent_v1_PullCheckpointRequest__Output } from './criu_agent/v1/PullCheckpointRequest';
@@ -81,6 +92,19 @@ export interface ProtoGrpcType {
       ListCheckpointsRequest: MessageTypeDefinition<_criu_agent_v1_ListCheckpointsRequest, _criu_agent_v1_ListCheckpointsRequest__Output>
       ListCheckpointsResponse: MessageTypeDefinition<_criu_agent_v1_ListCheckpointsResponse, _criu_agent_v1_ListCheckpointsResponse__Output>
       ManifestFile: MessageTypeDefinition<_criu_agent_v1_ManifestFile, _criu_agent_v1_ManifestFile__Output>
+      MigrateEvent: MessageTypeDefinition<_criu_agent_v1_MigrateEvent, _criu_agent_v1_MigrateEvent__Output>
+      MigrateMode: EnumTypeDefinition
+      MigrateRequest: MessageTypeDefinition<_criu_agent_v1_MigrateRequest, _criu_agent_v1_MigrateRequest__Output>
+      MigrateResult: MessageTypeDefinition<_criu_agent_v1_MigrateResult, _criu_agent_v1_MigrateResult__Output>
+      MigrateStep: EnumTypeDefinition
+      MigrationAccepted: MessageTypeDefinition<_criu_agent_v1_MigrationAccepted, _criu_agent_v1_MigrationAccepted__Output>
+      MigrationCommit: MessageTypeDefinition<_criu_agent_v1_MigrationCommit, _criu_agent_v1_MigrationCommit__Output>
+      MigrationDone: MessageTypeDefinition<_criu_agent_v1_MigrationDone, _criu_agent_v1_MigrationDone__Output>
+      MigrationOffer: MessageTypeDefinition<_criu_agent_v1_MigrationOffer, _criu_agent_v1_MigrationOffer__Output>
+      MigrationReply: MessageTypeDefinition<_criu_agent_v1_MigrationReply, _criu_agent_v1_MigrationReply__Output>
+      MigrationRestore: MessageTypeDefinition<_criu_agent_v1_MigrationRestore, _criu_agent_v1_MigrationRestore__Output>
+      MigrationRestored: MessageTypeDefinition<_criu_agent_v1_MigrationRestored, _criu_agent_v1_MigrationRestored__Output>
+      MigrationStep: MessageTypeDefinition<_criu_agent_v1_MigrationStep, _criu_agent_v1_MigrationStep__Output>
       NetworkLock: EnumTypeDefinition
       PreDumpRequest: MessageTypeDefinition<_criu_agent_v1_PreDumpRequest, _criu_agent_v1_PreDumpRequest__Output>
       PreDumpResponse: MessageTypeDefinition<_criu_agent_v1_PreDumpResponse, _criu_agent_v1_PreDumpResponse__Output>

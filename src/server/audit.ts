@@ -11,6 +11,8 @@ export const AUDITED_METHODS: ReadonlySet<string> = new Set([
   'DeleteCheckpoint',
   'ExportCheckpoint',
   'ImportCheckpoint',
+  'Migrate',
+  'ReceiveMigration',
 ]);
 
 /** The request fields an audit line names (keepCase field names). */
@@ -22,7 +24,11 @@ interface AuditedRequest {
 
 /** What a request (or, for a client stream, its latest manifest chunk) names. */
 function auditedRequest(message: unknown, previous: AuditedRequest | undefined): AuditedRequest | undefined {
-  const m = message as (AuditedRequest & { chunk?: string; manifest?: { checkpoint?: AuditedRequest | null } | null }) | null;
+  const m = message as
+    | (AuditedRequest & { chunk?: string; step?: string; offer?: AuditedRequest | null; manifest?: { checkpoint?: AuditedRequest | null } | null })
+    | null;
+  if (m?.step === 'offer') return m.offer ?? previous;
+  if (m?.step !== undefined) return previous;
   if (m?.chunk === 'data') return previous;
   if (m?.chunk === 'manifest') return m.manifest?.checkpoint ?? previous;
   return m ?? undefined;

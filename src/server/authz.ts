@@ -10,6 +10,9 @@ import { watchFiles } from './watch';
 /** The service the policy applies to; grpc.health.v1 and reflection stay open to every client that can connect. */
 export const AGENT_METHOD_PREFIX = '/criu_agent.v1.CheckpointAgent/';
 
+/** The RPCs whose requests are a stream (their handler starts before the first message). */
+const STREAMING_REQUESTS: ReadonlySet<string> = new Set(['ImportCheckpoint', 'ReceiveMigration']);
+
 /** Identities of clients without a certificate. */
 export const LOOPBACK_IDENTITY = 'loopback';
 export const ANONYMOUS_IDENTITY = 'anonymous';
@@ -207,6 +210,9 @@ export function authzInterceptor(opts: AuthzOptions): grpc.ServerInterceptor {
         next({
           onReceiveMetadata: (md, nextMetadata) => {
             metadata = md;
+            // grpc-js starts the handler of a call with a request stream once its metadata passed:
+            // those are decided here, so that a refused call never reaches (and never hangs) a handler.
+            if (STREAMING_REQUESTS.has(method) && !admit()) return;
             nextMetadata(md);
           },
           // Decided on the request rather than the headers: the audit interceptor outside this one has

@@ -1,15 +1,14 @@
 import type { CheckpointAgentHandlers } from '../generated/criu_agent/v1/CheckpointAgent';
 import type { Logger } from '../log';
 import type { RestoreStats } from '../criu/stats';
-import type { CheckpointChunk } from '../generated/criu_agent/v1/CheckpointChunk';
 import type { Checkpoint } from '../generated/criu_agent/v1/Checkpoint';
 import type { RestoreStats as WireRestoreStats } from '../generated/criu_agent/v1/RestoreStats';
 import type { PreDumpResponse } from '../generated/criu_agent/v1/PreDumpResponse';
 import type { GpuProcessStats } from '../generated/criu_agent/v1/GpuProcessStats';
 import type { CheckpointInfo, DumpResult, GpuProcessReport, Services } from '../service';
-import { checkpointToWire, dumpStatsToWire as dumpStats, manifestToWire, WIRE_FINAL_STATE as WIRE, type TransferItem } from '../transfer';
-import { clientStream, serverStream, unary } from './unary';
-import { cascadeOf, checkpointRefOf, continuePidOf, dumpParamsOf, exportParamsOf, pullParamsOf, pushParamsOf, restoreParamsOf, transferItemOf } from './validate';
+import { checkpointToWire, chunkToWire, dumpStatsToWire as dumpStats, WIRE_FINAL_STATE as WIRE } from '../transfer';
+import { bidi, clientStream, serverPush, serverStream, unary } from './unary';
+import { cascadeOf, checkpointRefOf, continuePidOf, dumpParamsOf, exportParamsOf, migrateParamsOf, pullParamsOf, pushParamsOf, restoreParamsOf, transferItemOf } from './validate';
 
 function restoreStats(s: RestoreStats | undefined): WireRestoreStats | null {
   if (!s) return null;
@@ -38,13 +37,6 @@ function gpuStats(g: GpuProcessReport): GpuProcessStats {
 
 function checkpoint(c: CheckpointInfo): Checkpoint {
   return checkpointToWire(c, c.imagesDir, c.children);
-}
-
-/** A stream item as the API's CheckpointChunk. */
-function chunkToWire(item: TransferItem): CheckpointChunk {
-  return item.kind === 'manifest'
-    ? { manifest: manifestToWire(item.record) }
-    : { data: { path: item.path, offset: item.offset, data: item.bytes } };
 }
 
 function dumpResponse(r: DumpResult): PreDumpResponse {
@@ -118,6 +110,38 @@ export function agentHandlers(services: Services, log: Logger): CheckpointAgentH
       const { reference, checkpointId } = pullParamsOf(req);
       return checkpoint((await services.registry.pull(reference, checkpointId, {}, signal, requestId)).checkpoint);
     }),
+    Migrate: serverPush(log, 'Migrate', async (req, send, { signal, requestId }) => {
+      await services.migrate.migrate(
+        migrateParamsOf(req),
+        (e) =>
+          send({
+            step: `MIGRATE_STEP_${e.step}`,
+            message: e.message,
+            bytes: e.bytes ?? 0,
+            duration_us: e.durationUs ?? 0,
+            result: e.result
+              ? {
+                  checkpoint_id: e.result.checkpointId,
+                  mode: `MIGRATE_MODE_${e.result.mode}`,
+                  destination_pid: e.result.destinationPid,
+                  pids: e.result.pids,
+                  final_state: WIRE[e.result.finalState],
+                  rounds: e.result.rounds,
+                  downtime_us: e.result.downtimeUs,
+                  frozen_time_us: e.result.frozenTimeUs,
+                  transfer_bytes: e.result.transferBytes,
+                  transfer_time_us: e.result.transferTimeUs,
+                  restore_time_us: e.result.restoreTimeUs,
+                }
+              : null,
+          }),
+        signal,
+        requestId,
+      );
+    }),
+    ReceiveMigration: bidi(log, 'ReceiveMigration', (steps, send, { signal, requestId }) =>
+      services.migrationTarget.receive(steps, send, signal, requestId),
+    ),
     Check: unary(log, 'Check', async (_req, { signal }) => {
       const r = await services.check.check(signal);
       return {

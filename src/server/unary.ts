@@ -44,7 +44,11 @@ interface CallScope {
   fail(err: unknown): Partial<grpc.StatusObject>;
 }
 
-type AnyServerCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+type AnyServerCall =
+  | grpc.ServerUnaryCall<unknown, unknown>
+  | grpc.ServerReadableStream<unknown, unknown>
+  | grpc.ServerWritableStream<unknown, unknown>
+  | grpc.ServerDuplexStream<unknown, unknown>;
 
 function openScope(log: Logger, method: string, call: AnyServerCall): CallScope {
   // `metadata` is optional here only for the unit tests' fake calls.
@@ -162,6 +166,52 @@ export function clientStream<Req, Res>(
     handler(messages, scope.ctx).then(
       (res) => callback(null, res, scope.ok()),
       (err: unknown) => callback(scope.fail(err)),
+    );
+  };
+}
+
+/**
+ * For streaming handlers that push: the handler gets `send` (flow-controlled)
+ * and, for a bidirectional call, the client's messages; it resolves to end
+ * the call OK, or rejects to end it with the error's status.
+ */
+export function serverPush<Req, Res>(
+  log: Logger,
+  method: string,
+  handler: (req: Req, send: (msg: Res) => Promise<void>, ctx: CallContext) => Promise<void>,
+): grpc.handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const scope = openScope(log, method, call);
+    const send = async (msg: Res): Promise<void> => {
+      scope.ctx.signal.throwIfAborted();
+      if (!call.write(msg)) await drained(call, scope.ctx.signal);
+    };
+    handler(call.request, send, scope.ctx).then(
+      () => call.end(scope.ok()),
+      (err: unknown) => call.emit('error', scope.fail(err)),
+    );
+  };
+}
+
+/** serverPush's counterpart for bidirectional calls: the client's messages as an async iterable (see clientStream). */
+export function bidi<Req, Res>(
+  log: Logger,
+  method: string,
+  handler: (reqs: AsyncIterable<Req>, send: (msg: Res) => Promise<void>, ctx: CallContext) => Promise<void>,
+): grpc.handleBidiStreamingCall<Req, Res> {
+  return (call) => {
+    const scope = openScope(log, method, call);
+    const messages = (async function* (): AsyncGenerator<Req> {
+      for await (const m of call as AsyncIterable<Req>) yield m;
+      scope.ctx.signal.throwIfAborted();
+    })();
+    const send = async (msg: Res): Promise<void> => {
+      scope.ctx.signal.throwIfAborted();
+      if (!call.write(msg)) await drained(call as unknown as grpc.ServerWritableStream<unknown, unknown>, scope.ctx.signal);
+    };
+    handler(messages, send, scope.ctx).then(
+      () => call.end(scope.ok()),
+      (err: unknown) => call.emit('error', scope.fail(err)),
     );
   };
 }

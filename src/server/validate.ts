@@ -13,11 +13,11 @@
 import { invalidArgument } from '../errors';
 import { resolveFinalState, type Operation, type RequestedState } from '../finalState';
 import type { DumpParams, RestoreParams } from '../service';
+import type { MigrateParams } from '../service/migrate';
 import { validateDumpOptions, validateRestoreOptions } from '../service/options';
 import { parseReference } from '../registry/reference';
 import { validateCheckpointId } from '../store';
-import type { CheckpointChunk__Output } from '../generated/criu_agent/v1/CheckpointChunk';
-import { manifestFromWire, type TransferItem } from '../transfer';
+import { chunkFromWire } from '../transfer';
 
 /** Linux's PID_MAX_LIMIT (4M): pids are below it on every kernel. */
 export const PID_MAX_LIMIT = 4_194_304;
@@ -160,17 +160,35 @@ export function exportParamsOf(req: unknown): { checkpointId: string; includePar
   return { checkpointId: checkpointIdOf(r.checkpoint_id), includeParents: v === true };
 }
 
-/**
- * One CheckpointChunk of an ImportCheckpoint stream as a stream item: exactly
- * one of manifest and data; the manifest's shape checked (its ids, paths and
- * digests are the writer's to check, for every source of streams alike).
- */
-export function transferItemOf(chunk: CheckpointChunk__Output): TransferItem {
-  if (chunk.manifest) return { kind: 'manifest', record: manifestFromWire(chunk.manifest) };
-  if (chunk.data) {
-    const offset = Number(chunk.data.offset);
-    if (!Number.isSafeInteger(offset)) throw invalidArgument(`data chunk of ${chunk.data.path}: offset ${chunk.data.offset} is out of range`);
-    return { kind: 'data', path: chunk.data.path, offset, bytes: chunk.data.data };
-  }
-  throw invalidArgument('a CheckpointChunk must carry a manifest or data');
+/** One CheckpointChunk of an ImportCheckpoint stream as a stream item (see chunkFromWire). */
+export const transferItemOf = chunkFromWire;
+
+const MIGRATE_MODES: Record<string, MigrateParams['mode']> = {
+  MIGRATE_MODE_UNSPECIFIED: 'UNSPECIFIED',
+  MIGRATE_MODE_STOP_AND_COPY: 'STOP_AND_COPY',
+  MIGRATE_MODE_PRE_COPY: 'PRE_COPY',
+  MIGRATE_MODE_POST_COPY: 'POST_COPY',
+};
+
+/** Migrate's request. */
+export function migrateParamsOf(req: unknown): MigrateParams {
+  const r = fields(req);
+  const destination = r.destination;
+  if (typeof destination !== 'string' || destination === '') throw invalidArgument('destination is required: the destination agent, host:port or unix:/path');
+  const checkpointId = r.checkpoint_id === undefined || r.checkpoint_id === '' ? '' : checkpointIdOf(r.checkpoint_id);
+  const modeName = r.mode ?? 'MIGRATE_MODE_UNSPECIFIED';
+  const mode = typeof modeName === 'string' && Object.prototype.hasOwnProperty.call(MIGRATE_MODES, modeName) ? MIGRATE_MODES[modeName] : undefined;
+  if (!mode) throw invalidArgument(`mode ${JSON.stringify(modeName)} is not one of ${Object.keys(MIGRATE_MODES).join(', ')}`);
+  const rounds = r.max_pre_dump_rounds ?? 0;
+  if (typeof rounds !== 'number' || !Number.isInteger(rounds) || rounds < 0 || rounds > 100) throw invalidArgument('max_pre_dump_rounds must be 0 to 100');
+  return {
+    pid: pidOf(r.pid),
+    destination,
+    checkpointId,
+    mode,
+    maxPreDumpRounds: rounds,
+    requested: requestedStateOf(r.final_state),
+    options: validateDumpOptions(r.options),
+    restoreOptions: validateRestoreOptions(r.restore_options),
+  };
 }

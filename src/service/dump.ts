@@ -18,6 +18,8 @@ export interface DumpParams {
   requested: RequestedState;
   parentId: string;
   options: Partial<DumpOptions__Output>;
+  /** Send the pages to this CRIU page server instead of writing them (Migrate). */
+  pageServer?: { address: string; port: number };
 }
 
 export interface DumpResult {
@@ -159,6 +161,7 @@ export class DumpService {
       // CRIU reuses a parent's pages only with memory tracking on (criu/mem.c:
       // track_mem && img_parent); without it an incremental dump rewrites all.
       ...(parent ? { parent_img: `../${parent}`, track_mem: true } : {}),
+      ...(p.pageServer ? { ps: p.pageServer } : {}),
     };
     let stats: DumpStats | undefined;
     let files: Awaited<ReturnType<typeof digestDirectory>>;

@@ -7,7 +7,9 @@ import type { DumpStats } from '../criu/stats';
 import { AgentError } from '../errors';
 import type { FinalState } from '../finalState';
 import type { Checkpoint, Checkpoint__Output } from '../generated/criu_agent/v1/Checkpoint';
+import type { CheckpointChunk, CheckpointChunk__Output } from '../generated/criu_agent/v1/CheckpointChunk';
 import type { CheckpointManifest, CheckpointManifest__Output } from '../generated/criu_agent/v1/CheckpointManifest';
+import type { TransferItem } from './stream';
 import type { DumpStats as WireDumpStats, DumpStats__Output } from '../generated/criu_agent/v1/DumpStats';
 import type { FinalState__Output } from '../generated/criu_agent/v1/FinalState';
 import type { CheckpointRecord } from '../store';
@@ -126,4 +128,24 @@ export function manifestFromWire(m: CheckpointManifest__Output): CheckpointRecor
     digestAlgorithm: DIGEST_ALGORITHM,
     files,
   };
+}
+
+/** A stream item as the API's CheckpointChunk. */
+export function chunkToWire(item: TransferItem): CheckpointChunk {
+  return item.kind === 'manifest' ? { manifest: manifestToWire(item.record) } : { data: { path: item.path, offset: item.offset, data: item.bytes } };
+}
+
+/**
+ * A received CheckpointChunk as a stream item: exactly one of manifest and
+ * data, the manifest's shape checked (INVALID_ARGUMENT); its ids, paths and
+ * digests are the writer's to check, for every source of streams alike.
+ */
+export function chunkFromWire(chunk: CheckpointChunk__Output): TransferItem {
+  if (chunk.manifest) return { kind: 'manifest', record: manifestFromWire(chunk.manifest) };
+  if (chunk.data) {
+    const offset = Number(chunk.data.offset);
+    if (!Number.isSafeInteger(offset)) throw new AgentError('invalid-argument', `data chunk of ${chunk.data.path}: offset ${chunk.data.offset} is out of range`);
+    return { kind: 'data', path: chunk.data.path, offset, bytes: chunk.data.data };
+  }
+  throw new AgentError('invalid-argument', 'a CheckpointChunk must carry a manifest or data');
 }

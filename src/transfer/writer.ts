@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Xxh64 } from '@node-rs/xxhash';
 import { AgentError } from '../errors';
 import { RECORD_FILE, isValidCheckpointId, type CheckpointRecord, type CheckpointStore, type ManifestFile, type PendingCheckpoint } from '../store';
-import { DIGEST_ALGORITHM } from '../store/digest';
+import { DIGEST_ALGORITHM, digestDirectory } from '../store/digest';
 import type { TransferItem } from './stream';
 
 const HEX16 = /^[0-9a-f]{16}$/;
@@ -40,7 +40,16 @@ export class CheckpointWriter {
   private readonly received: Receiving[] = [];
   private closed = false;
 
-  constructor(private readonly store: CheckpointStore) {}
+  /**
+   * `adopt`: a checkpoint directory already begun for one id of the stream,
+   * into which something else wrote files the manifest does not list (a CRIU
+   * page server receiving a migration's pages): those are digested here at
+   * commit and added to the record, `logFile` (that writer's log) left out.
+   */
+  constructor(
+    private readonly store: CheckpointStore,
+    private readonly adopt?: { pending: PendingCheckpoint; logFile: string },
+  ) {}
 
   /** The ids of the checkpoints announced so far, in stream order. */
   get ids(): string[] {
@@ -54,7 +63,8 @@ export class CheckpointWriter {
     else await this.write(item.path, item.offset, item.bytes);
   }
 
-  private async begin(record: CheckpointRecord): Promise<void> {
+  private async begin(given: CheckpointRecord): Promise<void> {
+    let record = given;
     const previous = this.received.at(-1);
     if (previous) this.requireComplete(previous, `the manifest of ${record.id} arrived`);
     this.validate(record);
@@ -67,7 +77,9 @@ export class CheckpointWriter {
     if (record.parentId) await this.requireParent(record);
     await this.requireSpace(record);
 
-    const pending = await this.store.create(record.id);
+    const adopted = this.adopt?.pending.id === record.id ? this.adopt : undefined;
+    const pending = adopted?.pending ?? (await this.store.create(record.id));
+    if (adopted) record = { ...record, logFile: adopted.logFile };
     const entry: Receiving = { record, pending, files: [], cursor: 0 };
     this.received.push(entry);
     for (const f of record.files) {
@@ -125,6 +137,13 @@ export class CheckpointWriter {
     if (this.received.length === 0) throw new AgentError('invalid-argument', 'the stream held no checkpoint (no manifest chunk)');
     for (const r of this.received) this.requireComplete(r, 'the stream ended');
     this.closed = true;
+    for (const r of this.received) {
+      if (r.pending !== this.adopt?.pending) continue;
+      const listed = new Set(r.record.files.map((f) => f.path));
+      const extra = (await digestDirectory(r.pending.dir, { exclude: [RECORD_FILE, r.record.logFile, ...listed] })).filter((f) => !listed.has(f.path));
+      const files = [...r.record.files, ...extra].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      r.record = { ...r.record, files, fileCount: files.length, sizeBytes: files.reduce((n, f) => n + f.size, 0) };
+    }
     const committed: string[] = [];
     try {
       for (const r of this.received) {

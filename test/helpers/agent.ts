@@ -12,7 +12,7 @@ import { flagValues } from './deploy';
 /** A real agent process (the built dist/cli.js), serving on a unix socket in a temp folder. */
 export interface AgentProcess {
   readonly dir: string;
-  /** Pid of the agent process. */
+  /** Pid of the agent process (with `namespaced`: as this namespace sees it; nsenter -t PID reaches its namespaces). */
   readonly pid: number;
   readonly socket: string;
   readonly stateDir: string;
@@ -46,6 +46,13 @@ export interface StartAgentOptions {
    * test starts must not fall back to the host's default paths.
    */
   serveArgs?: readonly string[];
+  /**
+   * Runs the agent as a second node on this machine: in its own pid, network
+   * and mount namespaces (`unshare -fpn --mount-proc`, loopback up), reached
+   * over its unix socket path. It is PID 1 there: stopping it ends every
+   * process it restored.
+   */
+  namespaced?: boolean;
 }
 
 export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentProcess> {
@@ -55,10 +62,13 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentPro
   const socket = given?.socket ?? path.join(dir, 'agent.sock');
   const stateDir = given?.stateDir ?? path.join(dir, 'state');
   const serveArgs = opts.serveArgs ?? ['--listen', `unix:${socket}`, '--state-dir', stateDir, '--log-level', 'debug'];
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', ...serveArgs, ...(opts.args ?? [])], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...opts.env },
-  });
+  const argv = [CLI, 'serve', ...serveArgs, ...(opts.args ?? [])];
+  const child: ChildProcess = opts.namespaced
+    ? spawn('unshare', ['-fpn', '--mount-proc', '--kill-child=SIGTERM', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, ...argv], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, ...opts.env },
+      })
+    : spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -77,12 +87,18 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentPro
 
   const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     client.close();
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    const inner = opts.namespaced ? innerPid(child.pid ?? 0) : undefined;
+    // unshare ignores SIGTERM; killed, it passes SIGTERM on to the agent (--kill-child).
+    if (child.exitCode === null && child.signalCode === null) child.kill(opts.namespaced && signal === 'SIGTERM' ? 'SIGKILL' : signal);
     await exited;
+    if (inner) {
+      if (signal !== 'SIGTERM') killQuietly(inner, signal);
+      for (let i = 0; i < 200 && fs.existsSync(`/proc/${inner}`); i++) await new Promise((r) => setTimeout(r, 25));
+    }
   };
   return {
     dir,
-    pid: child.pid ?? 0,
+    pid: (opts.namespaced ? innerPid(child.pid ?? 0) : undefined) ?? child.pid ?? 0,
     socket,
     stateDir,
     client,
@@ -98,6 +114,24 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentPro
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The agent unshare started (its only child), as this namespace sees it. */
+function innerPid(unsharePid: number): number | undefined {
+  try {
+    const kids = fs.readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return kids.length ? Number(kids[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone
+  }
 }
 
 /** The first unix socket and the state directory `serve` args name (`--flag value` or `--flag=value`). */

@@ -1,5 +1,6 @@
 // Original file: proto/criu/rpc.proto
 
+import type { criu_page_server_info as _criu_criu_page_server_info, criu_page_server_info__Output as _criu_criu_page_server_info__Output } from '../criu/criu_page_server_info';
 import type { inherit_fd as _criu_inherit_fd, inherit_fd__Output as _criu_inherit_fd__Output } from '../criu/inherit_fd';
 import type { criu_cg_mode as _criu_criu_cg_mode, criu_cg_mode__Output as _criu_criu_cg_mode__Output } from '../criu/criu_cg_mode';
 import type { criu_network_lock_method as _criu_criu_network_lock_method, criu_network_lock_method__Output as _criu_criu_network_lock_method__Output } from '../criu/criu_network_lock_method';
@@ -18,6 +19,10 @@ export interface criu_opts {
   'file_locks'?: (boolean);
   'log_level'?: (number);
   'log_file'?: (string);
+  /**
+   * A dump sends its pages to this page server instead of writing them.
+   */
+  'ps'?: (_criu_criu_page_server_info | null);
   'notify_scripts'?: (boolean);
   'parent_img'?: (string);
   'track_mem'?: (boolean);
@@ -58,6 +63,10 @@ export interface criu_opts__Output {
   'file_locks': (boolean);
   'log_level': (number);
   'log_file': (string);
+  /**
+   * A dump sends its pages to this page server instead of writing them.
+   */
+  'ps': (_criu_criu_page_server_info__Output | null);
   'notify_scripts': (boolean);
   'parent_img': (string);
   'track_mem': (boolean);

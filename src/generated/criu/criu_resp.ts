@@ -4,6 +4,7 @@ import type { criu_req_type as _criu_criu_req_type, criu_req_type__Output as _cr
 import type { criu_dump_resp as _criu_criu_dump_resp, criu_dump_resp__Output as _criu_criu_dump_resp__Output } from '../criu/criu_dump_resp';
 import type { criu_restore_resp as _criu_criu_restore_resp, criu_restore_resp__Output as _criu_criu_restore_resp__Output } from '../criu/criu_restore_resp';
 import type { criu_notify as _criu_criu_notify, criu_notify__Output as _criu_criu_notify__Output } from '../criu/criu_notify';
+import type { criu_page_server_info as _criu_criu_page_server_info, criu_page_server_info__Output as _criu_criu_page_server_info__Output } from '../criu/criu_page_server_info';
 import type { criu_features as _criu_criu_features, criu_features__Output as _criu_criu_features__Output } from '../criu/criu_features';
 import type { criu_version as _criu_criu_version, criu_version__Output as _criu_criu_version__Output } from '../criu/criu_version';
 
@@ -13,6 +14,7 @@ export interface criu_resp {
   'dump'?: (_criu_criu_dump_resp | null);
   'restore'?: (_criu_criu_restore_resp | null);
   'notify'?: (_criu_criu_notify | null);
+  'ps'?: (_criu_criu_page_server_info | null);
   'cr_errno'?: (number);
   'features'?: (_criu_criu_features | null);
   /**
@@ -29,6 +31,7 @@ export interface criu_resp__Output {
   'dump': (_criu_criu_dump_resp__Output | null);
   'restore': (_criu_criu_restore_resp__Output | null);
   'notify': (_criu_criu_notify__Output | null);
+  'ps': (_criu_criu_page_server_info__Output | null);
   'cr_errno': (number);
   'features': (_criu_criu_features__Output | null);
   /**

@@ -16,6 +16,10 @@ import type { ExportCheckpointRequest as _criu_agent_v1_ExportCheckpointRequest,
 import type { GetCheckpointRequest as _criu_agent_v1_GetCheckpointRequest, GetCheckpointRequest__Output as _criu_agent_v1_GetCheckpointRequest__Output } from '../../criu_agent/v1/GetCheckpointRequest';
 import type { ListCheckpointsRequest as _criu_agent_v1_ListCheckpointsRequest, ListCheckpointsRequest__Output as _criu_agent_v1_ListCheckpointsRequest__Output } from '../../criu_agent/v1/ListCheckpointsRequest';
 import type { ListCheckpointsResponse as _criu_agent_v1_ListCheckpointsResponse, ListCheckpointsResponse__Output as _criu_agent_v1_ListCheckpointsResponse__Output } from '../../criu_agent/v1/ListCheckpointsResponse';
+import type { MigrateEvent as _criu_agent_v1_MigrateEvent, MigrateEvent__Output as _criu_agent_v1_MigrateEvent__Output } from '../../criu_agent/v1/MigrateEvent';
+import type { MigrateRequest as _criu_agent_v1_MigrateRequest, MigrateRequest__Output as _criu_agent_v1_MigrateRequest__Output } from '../../criu_agent/v1/MigrateRequest';
+import type { MigrationReply as _criu_agent_v1_MigrationReply, MigrationReply__Output as _criu_agent_v1_MigrationReply__Output } from '../../criu_agent/v1/MigrationReply';
+import type { MigrationStep as _criu_agent_v1_MigrationStep, MigrationStep__Output as _criu_agent_v1_MigrationStep__Output } from '../../criu_agent/v1/MigrationStep';
 import type { PreDumpRequest as _criu_agent_v1_PreDumpRequest, PreDumpRequest__Output as _criu_agent_v1_PreDumpRequest__Output } from '../../criu_agent/v1/PreDumpRequest';
 import type { PreDumpResponse as _criu_agent_v1_PreDumpResponse, PreDumpResponse__Output as _criu_agent_v1_PreDumpResponse__Output } from '../../criu_agent/v1/PreDumpResponse';
 import type { PullCheckpointRequest as _criu_agent_v1_PullCheckpointRequest, PullCheckpointRequest__Output as _criu_agent_v1_PullCheckpointRequest__Output } from '../../criu_agent/v1/PullCheckpointRequest';
@@ -202,6 +206,51 @@ export interface CheckpointAgentClient extends grpc.Client {
   listCheckpoints(argument: _criu_agent_v1_ListCheckpointsRequest, callback: grpc.requestCallback<_criu_agent_v1_ListCheckpointsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Migrate moves the running tree rooted at `pid` to the agent at
+   * `destination`; called on the source agent, it streams one event per step
+   * and ends with the result. Before the tree is frozen the destination is
+   * asked whether it can take it (reachable, authorized for
+   * ReceiveMigration, the CRIU version, the kernel features the mode needs,
+   * a compatible CPU by CRIU's cpuinfo check, its pids free, the space): a
+   * refusal costs the workload nothing. Stop-and-copy then dumps the tree,
+   * its pages going straight to a CRIU page server on the destination (the
+   * source writes none), the other images following as a checkpoint stream;
+   * the destination restores the tree STOPPED, the source kills its copy,
+   * and the destination leaves it in `final_state`. Until the destination
+   * reported the tree restored, any failure (refusal, lost connection,
+   * destination CRIU failing, deadline, cancel) resumes the tree on the
+   * source and leaves nothing on the destination; the error says so.
+   * PRE_COPY needs kernel memory tracking and POST_COPY lazy pages on both
+   * nodes: FAILED_PRECONDITION, before anything is frozen, where either lacks
+   * them (and, in this version, where they are present: only stop-and-copy
+   * is implemented).
+   */
+  Migrate(argument: _criu_agent_v1_MigrateRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_criu_agent_v1_MigrateEvent__Output>;
+  Migrate(argument: _criu_agent_v1_MigrateRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_criu_agent_v1_MigrateEvent__Output>;
+  /**
+   * Migrate moves the running tree rooted at `pid` to the agent at
+   * `destination`; called on the source agent, it streams one event per step
+   * and ends with the result. Before the tree is frozen the destination is
+   * asked whether it can take it (reachable, authorized for
+   * ReceiveMigration, the CRIU version, the kernel features the mode needs,
+   * a compatible CPU by CRIU's cpuinfo check, its pids free, the space): a
+   * refusal costs the workload nothing. Stop-and-copy then dumps the tree,
+   * its pages going straight to a CRIU page server on the destination (the
+   * source writes none), the other images following as a checkpoint stream;
+   * the destination restores the tree STOPPED, the source kills its copy,
+   * and the destination leaves it in `final_state`. Until the destination
+   * reported the tree restored, any failure (refusal, lost connection,
+   * destination CRIU failing, deadline, cancel) resumes the tree on the
+   * source and leaves nothing on the destination; the error says so.
+   * PRE_COPY needs kernel memory tracking and POST_COPY lazy pages on both
+   * nodes: FAILED_PRECONDITION, before anything is frozen, where either lacks
+   * them (and, in this version, where they are present: only stop-and-copy
+   * is implemented).
+   */
+  migrate(argument: _criu_agent_v1_MigrateRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_criu_agent_v1_MigrateEvent__Output>;
+  migrate(argument: _criu_agent_v1_MigrateRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_criu_agent_v1_MigrateEvent__Output>;
+  
+  /**
    * PreDump copies the tree's memory into a new checkpoint while it keeps
    * running, so that a later Dump with `parent_checkpoint_id` only has to save
    * what changed since. Needs kernel memory tracking (soft-dirty bits):
@@ -269,6 +318,33 @@ export interface CheckpointAgentClient extends grpc.Client {
   pushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
   pushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
   pushCheckpoint(argument: _criu_agent_v1_PushCheckpointRequest, callback: grpc.requestCallback<_criu_agent_v1_PushCheckpointResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * ReceiveMigration is the destination's side of Migrate, called by the
+   * source agent (never by controllers): the source offers the tree, the
+   * destination checks it can take it and starts a CRIU page server, the
+   * page server's traffic and the other images travel in this call, then
+   * the destination restores the tree STOPPED, and applies the final state
+   * once the source says it killed its copy. The call is the session: when it
+   * ends before the destination reported the tree restored, the destination
+   * removes everything it received and kills anything it restored. The
+   * destination's policy decides who may call it (it imports and restores).
+   */
+  ReceiveMigration(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_criu_agent_v1_MigrationStep, _criu_agent_v1_MigrationReply__Output>;
+  ReceiveMigration(options?: grpc.CallOptions): grpc.ClientDuplexStream<_criu_agent_v1_MigrationStep, _criu_agent_v1_MigrationReply__Output>;
+  /**
+   * ReceiveMigration is the destination's side of Migrate, called by the
+   * source agent (never by controllers): the source offers the tree, the
+   * destination checks it can take it and starts a CRIU page server, the
+   * page server's traffic and the other images travel in this call, then
+   * the destination restores the tree STOPPED, and applies the final state
+   * once the source says it killed its copy. The call is the session: when it
+   * ends before the destination reported the tree restored, the destination
+   * removes everything it received and kills anything it restored. The
+   * destination's policy decides who may call it (it imports and restores).
+   */
+  receiveMigration(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_criu_agent_v1_MigrationStep, _criu_agent_v1_MigrationReply__Output>;
+  receiveMigration(options?: grpc.CallOptions): grpc.ClientDuplexStream<_criu_agent_v1_MigrationStep, _criu_agent_v1_MigrationReply__Output>;
   
   /**
    * Restore recreates the tree saved in a Dump checkpoint, with its original
@@ -372,6 +448,28 @@ export interface CheckpointAgentHandlers extends grpc.UntypedServiceImplementati
   ListCheckpoints: grpc.handleUnaryCall<_criu_agent_v1_ListCheckpointsRequest__Output, _criu_agent_v1_ListCheckpointsResponse>;
   
   /**
+   * Migrate moves the running tree rooted at `pid` to the agent at
+   * `destination`; called on the source agent, it streams one event per step
+   * and ends with the result. Before the tree is frozen the destination is
+   * asked whether it can take it (reachable, authorized for
+   * ReceiveMigration, the CRIU version, the kernel features the mode needs,
+   * a compatible CPU by CRIU's cpuinfo check, its pids free, the space): a
+   * refusal costs the workload nothing. Stop-and-copy then dumps the tree,
+   * its pages going straight to a CRIU page server on the destination (the
+   * source writes none), the other images following as a checkpoint stream;
+   * the destination restores the tree STOPPED, the source kills its copy,
+   * and the destination leaves it in `final_state`. Until the destination
+   * reported the tree restored, any failure (refusal, lost connection,
+   * destination CRIU failing, deadline, cancel) resumes the tree on the
+   * source and leaves nothing on the destination; the error says so.
+   * PRE_COPY needs kernel memory tracking and POST_COPY lazy pages on both
+   * nodes: FAILED_PRECONDITION, before anything is frozen, where either lacks
+   * them (and, in this version, where they are present: only stop-and-copy
+   * is implemented).
+   */
+  Migrate: grpc.handleServerStreamingCall<_criu_agent_v1_MigrateRequest__Output, _criu_agent_v1_MigrateEvent>;
+  
+  /**
    * PreDump copies the tree's memory into a new checkpoint while it keeps
    * running, so that a later Dump with `parent_checkpoint_id` only has to save
    * what changed since. Needs kernel memory tracking (soft-dirty bits):
@@ -399,6 +497,19 @@ export interface CheckpointAgentHandlers extends grpc.UntypedServiceImplementati
   PushCheckpoint: grpc.handleUnaryCall<_criu_agent_v1_PushCheckpointRequest__Output, _criu_agent_v1_PushCheckpointResponse>;
   
   /**
+   * ReceiveMigration is the destination's side of Migrate, called by the
+   * source agent (never by controllers): the source offers the tree, the
+   * destination checks it can take it and starts a CRIU page server, the
+   * page server's traffic and the other images travel in this call, then
+   * the destination restores the tree STOPPED, and applies the final state
+   * once the source says it killed its copy. The call is the session: when it
+   * ends before the destination reported the tree restored, the destination
+   * removes everything it received and kills anything it restored. The
+   * destination's policy decides who may call it (it imports and restores).
+   */
+  ReceiveMigration: grpc.handleBidiStreamingCall<_criu_agent_v1_MigrationStep__Output, _criu_agent_v1_MigrationReply>;
+  
+  /**
    * Restore recreates the tree saved in a Dump checkpoint, with its original
    * pids. The tree ends RUNNING unless `final_state` asks for STOPPED. The
    * restored tree does not depend on the agent: restarting the agent leaves it
@@ -417,8 +528,10 @@ export interface CheckpointAgentDefinition extends grpc.ServiceDefinition {
   GetCheckpoint: MethodDefinition<_criu_agent_v1_GetCheckpointRequest, _criu_agent_v1_Checkpoint, _criu_agent_v1_GetCheckpointRequest__Output, _criu_agent_v1_Checkpoint__Output>
   ImportCheckpoint: MethodDefinition<_criu_agent_v1_CheckpointChunk, _criu_agent_v1_Checkpoint, _criu_agent_v1_CheckpointChunk__Output, _criu_agent_v1_Checkpoint__Output>
   ListCheckpoints: MethodDefinition<_criu_agent_v1_ListCheckpointsRequest, _criu_agent_v1_ListCheckpointsResponse, _criu_agent_v1_ListCheckpointsRequest__Output, _criu_agent_v1_ListCheckpointsResponse__Output>
+  Migrate: MethodDefinition<_criu_agent_v1_MigrateRequest, _criu_agent_v1_MigrateEvent, _criu_agent_v1_MigrateRequest__Output, _criu_agent_v1_MigrateEvent__Output>
   PreDump: MethodDefinition<_criu_agent_v1_PreDumpRequest, _criu_agent_v1_PreDumpResponse, _criu_agent_v1_PreDumpRequest__Output, _criu_agent_v1_PreDumpResponse__Output>
   PullCheckpoint: MethodDefinition<_criu_agent_v1_PullCheckpointRequest, _criu_agent_v1_Checkpoint, _criu_agent_v1_PullCheckpointRequest__Output, _criu_agent_v1_Checkpoint__Output>
   PushCheckpoint: MethodDefinition<_criu_agent_v1_PushCheckpointRequest, _criu_agent_v1_PushCheckpointResponse, _criu_agent_v1_PushCheckpointRequest__Output, _criu_agent_v1_PushCheckpointResponse__Output>
+  ReceiveMigration: MethodDefinition<_criu_agent_v1_MigrationStep, _criu_agent_v1_MigrationReply, _criu_agent_v1_MigrationStep__Output, _criu_agent_v1_MigrationReply__Output>
   Restore: MethodDefinition<_criu_agent_v1_RestoreRequest, _criu_agent_v1_RestoreResponse, _criu_agent_v1_RestoreRequest__Output, _criu_agent_v1_RestoreResponse__Output>
 }

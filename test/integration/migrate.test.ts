@@ -1,0 +1,313 @@
+/**
+ * Migrate between two real agents on one machine: the destination runs in its
+ * own pid, network and mount namespaces (a second node: the tree gets its
+ * original pids there while the source still holds them), reached over a unix
+ * socket path. A multi-process tree and a real redis move with their memory;
+ * every failure leaves the tree running on exactly one node, and nothing on
+ * the destination.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ListCheckpointsResponse__Output } from '../../src/generated/criu_agent/v1/ListCheckpointsResponse';
+import type { MigrateEvent__Output } from '../../src/generated/criu_agent/v1/MigrateEvent';
+import { pidInUse, snapshotTree, treeStatus, waitForPidFree } from '../../src/proctree';
+import { call, startAgent, type AgentProcess } from '../helpers/agent';
+import { CLI, outcome } from '../helpers/cli';
+import { killAllTargets, startTarget, type TargetState } from '../helpers/target';
+import { checkpointDirs } from '../helpers/transfer';
+
+jest.setTimeout(120_000);
+
+let src: AgentProcess;
+let dst: AgentProcess;
+let seq = 0;
+const newId = (what: string): string => `${what}-${process.pid}-${seq++}`;
+
+interface Outcome {
+  events: MigrateEvent__Output[];
+  error?: grpc.ServiceError;
+}
+
+/** Runs Migrate on the source; with cancelAt, cancels the call when that step's event arrives. */
+function migrate(req: object, opts: { cancelAt?: string; onEvent?: (e: MigrateEvent__Output) => void } = {}): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const events: MigrateEvent__Output[] = [];
+    const c = src.client.Migrate(req);
+    c.on('data', (e: MigrateEvent__Output) => {
+      events.push(e);
+      opts.onEvent?.(e);
+      if (opts.cancelAt && e.step === opts.cancelAt) c.cancel();
+    });
+    c.on('error', (error: grpc.ServiceError) => resolve({ events, error }));
+    c.on('end', () => resolve({ events }));
+  });
+}
+
+const listed = async (agent: AgentProcess): Promise<string[]> =>
+  (await call<ListCheckpointsResponse__Output>(agent.client, 'ListCheckpoints', {})).checkpoints.map((c) => c.checkpoint_id);
+
+/** Runs a command in the destination's namespaces (network, pid, mount). */
+function inDst(cmd: string[], input?: string): string {
+  return execFileSync('nsenter', ['-t', String(dst.pid), '-n', '-p', '-m', '--', ...cmd], { encoding: 'utf8', input, timeout: 10_000 });
+}
+
+/** A target's answer, asked inside the destination's network namespace. */
+function queryInDst(port: number): TargetState {
+  const py = `import socket;s=socket.create_connection(('127.0.0.1',${port}),5);print(s.makefile().readline(),end='')`;
+  return JSON.parse(inDst(['python3', '-c', py])) as TargetState;
+}
+
+/**
+ * Live (not zombie) pids inside the destination's pid namespace. The agent is
+ * PID 1 there and reaps no orphans: what it killed stays a zombie.
+ */
+function dstPids(): number[] {
+  const procDir = `/proc/${dst.pid}/root/proc`;
+  return fs
+    .readdirSync(procDir)
+    .filter((n) => /^\d+$/.test(n))
+    .filter((n) => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`${procDir}/${n}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function expectNothingOnDst(id: string): Promise<void> {
+  // The destination undoes asynchronously once the call ended.
+  for (let i = 0; i < 100 && checkpointDirs(dst.stateDir).some((n) => n.includes(id)); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(await listed(dst)).not.toContain(id);
+  expect(checkpointDirs(dst.stateDir).filter((n) => n.includes(id))).toEqual([]);
+}
+
+async function expectRunningHere(pid: number): Promise<void> {
+  const snap = await snapshotTree(pid);
+  expect(treeStatus(snap)).toBe('running');
+}
+
+beforeAll(async () => {
+  [src, dst] = await Promise.all([startAgent(), startAgent({ namespaced: true })]);
+});
+
+afterEach(async () => {
+  await killAllTargets();
+});
+
+afterAll(async () => {
+  await Promise.all([src?.dispose(), dst?.dispose()]);
+});
+
+describe('stop-and-copy to a destination in its own namespaces', () => {
+  it('moves a tree of three processes with 16 MiB: same pids, memory intact, gone from the source, listed on the destination only', async () => {
+    const t = await startTarget({ children: 2, extraMiB: 16 });
+    const before = await t.query();
+    const id = newId('move');
+    const { events, error } = await migrate({ pid: t.pid, destination: `unix:${dst.socket}`, checkpoint_id: id });
+    expect(error).toBeUndefined();
+    expect(events.map((e) => e.step)).toEqual([
+      'MIGRATE_STEP_ACCEPTED',
+      'MIGRATE_STEP_DUMPED',
+      'MIGRATE_STEP_TRANSFERRED',
+      'MIGRATE_STEP_RESTORED',
+      'MIGRATE_STEP_DONE',
+    ]);
+    const r = events.at(-1)?.result;
+    expect(r).toMatchObject({
+      checkpoint_id: id,
+      mode: 'MIGRATE_MODE_STOP_AND_COPY',
+      destination_pid: t.pid,
+      final_state: 'FINAL_STATE_RUNNING',
+      rounds: 0,
+    });
+    expect([...(r?.pids ?? [])].sort()).toEqual([...t.allPids].sort());
+    // The pages (16 MiB and more) went through the page server.
+    expect(Number(r?.transfer_bytes)).toBeGreaterThan(16 * 1024 * 1024);
+    expect(Number(r?.downtime_us)).toBeGreaterThanOrEqual(Number(r?.frozen_time_us));
+
+    const after = queryInDst(t.port);
+    expect(after.pid).toBe(t.pid);
+    expect(after.children).toEqual([...t.childPids]);
+    expect(after.mem_sha256_now).toBe(before.mem_sha256_at_start);
+    expect(after.counter).toBeGreaterThanOrEqual(before.counter);
+    for (const pid of t.allPids) expect(await waitForPidFree(pid, 15_000)).toBe(true);
+    expect(await listed(dst)).toContain(id);
+    expect(await listed(src)).not.toContain(id);
+    expect(fs.readdirSync(path.join(dst.stateDir, 'checkpoints', id)).some((f) => /^pages-\d+\.img$/.test(f))).toBe(true);
+  });
+
+  it('moves a redis holding data written before the migration; the CLI prints a line per step and the result', async () => {
+    const port = await freePort();
+    const redis = spawn('setsid', ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
+      stdio: 'ignore',
+    });
+    const redisPid = redis.pid ?? 0;
+    try {
+      for (let i = 0; i < 100; i++) {
+        try {
+          if (execFileSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).trim() === 'PONG') break;
+        } catch {
+          // not yet
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Every write acknowledged (redis-cli prints each reply) before the migration starts.
+      const commands = Array.from({ length: 500 }, (_, i) => `SET key-${i} value-${i}`).join('\n') + '\nRPUSH acked a b c\n';
+      const replies = execFileSync('redis-cli', ['-p', String(port)], { input: commands, encoding: 'utf8' }).trim().split('\n');
+      expect(replies.filter((l) => l === 'OK')).toHaveLength(500);
+      // setsid execs redis-server: it is the root of its own session, the whole tree.
+      const pid = redisPid;
+      expect(fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim()).toMatch(/^redis/);
+      const id = newId('redis');
+      const run = await outcome(
+        spawn(process.execPath, [CLI, 'migrate', String(pid), '--to', `unix:${dst.socket}`, '--id', id, '--address', `unix:${src.socket}`], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+      );
+      expect(run.stderr).toMatch(/^accepted: destination .* accepted checkpoint .*\ndumped: .*\ntransferred: .*\nrestored: .*\ndone: .*\n$/);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(new RegExp(`^migrated pid ${pid} to unix:${dst.socket}: pid ${pid} \\(\\d+ process(es)?\\), RUNNING, checkpoint ${id}\\n  mode +stop-and-copy\\n  downtime `));
+      expect(inDst(['redis-cli', '-p', String(port), 'get', 'key-499']).trim()).toBe('value-499');
+      expect(inDst(['redis-cli', '-p', String(port), 'lrange', 'acked', '0', '-1']).trim().split('\n')).toEqual(['a', 'b', 'c']);
+      expect(inDst(['redis-cli', '-p', String(port), 'dbsize']).trim()).toBe('501');
+      expect(await waitForPidFree(pid, 15_000)).toBe(true);
+    } finally {
+      try {
+        process.kill(redisPid, 'SIGKILL');
+      } catch {
+        // moved away: the destination's namespace ends it
+      }
+    }
+  });
+});
+
+describe('refusals before anything is frozen', () => {
+  it('PRE_COPY and POST_COPY on this kernel: FAILED_PRECONDITION, the tree never stopped', async () => {
+    const t = await startTarget({ children: 1 });
+    for (const [mode, why] of [
+      ['MIGRATE_MODE_PRE_COPY', /^PRE_COPY needs kernel memory tracking \(soft-dirty/],
+      ['MIGRATE_MODE_POST_COPY', /^POST_COPY (needs userfaultfd lazy pages|is not implemented by this agent yet); nothing was frozen/],
+    ] as const) {
+      const id = newId('mode');
+      const { events, error } = await migrate({ pid: t.pid, destination: `unix:${dst.socket}`, checkpoint_id: id, mode });
+      expect(events).toEqual([]);
+      expect(error?.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(error?.details).toMatch(why);
+      await expectNothingOnDst(id);
+    }
+    await expectRunningHere(t.pid);
+    await t.query();
+  });
+
+  it('a destination where the pids are taken (same pid namespace): ALREADY_EXISTS, the tree runs on', async () => {
+    const same = await startAgent();
+    try {
+      const t = await startTarget({ children: 1 });
+      const { events, error } = await migrate({ pid: t.pid, destination: `unix:${same.socket}`, checkpoint_id: newId('taken') });
+      expect(events).toEqual([]);
+      expect(error?.code).toBe(grpc.status.ALREADY_EXISTS);
+      expect(error?.details).toMatch(new RegExp(`^the destination refused the tree: the destination agent at unix:${same.socket} answered ALREADY_EXISTS: pid ${t.pid} of the tree is in use on the destination .*; the tree runs on on the source \\(pid ${t.pid}\\)`));
+      await expectRunningHere(t.pid);
+      expect(await listed(same)).toEqual([]);
+    } finally {
+      await same.dispose();
+    }
+  });
+
+  it('a destination that does not authorize ReceiveMigration, and one that is not there', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-mpolicy-'));
+    const policy = path.join(dir, 'policy.json');
+    fs.writeFileSync(policy, JSON.stringify({ roles: { r: ['Check', 'ImportCheckpoint'] }, bindings: [{ identity: 'uid:0', role: 'r' }] }));
+    const strict = await startAgent({ dir, args: ['--policy', policy], namespaced: true });
+    try {
+      const t = await startTarget({ children: 1 });
+      const denied = await migrate({ pid: t.pid, destination: `unix:${strict.socket}` });
+      expect(denied.error?.code).toBe(grpc.status.PERMISSION_DENIED);
+      expect(denied.error?.details).toMatch(/identity uid:0 may not call ReceiveMigration; allowed: Check, ImportCheckpoint; the tree runs on on the source/);
+      const missing = await migrate({ pid: t.pid, destination: `unix:${path.join(dir, 'nobody.sock')}` });
+      expect(missing.error?.code).toBe(grpc.status.UNAVAILABLE);
+      expect(missing.error?.details).toMatch(/cannot reach the destination agent at unix:.*nobody\.sock/);
+      await expectRunningHere(t.pid);
+      await t.query();
+    } finally {
+      await strict.dispose();
+    }
+  });
+});
+
+describe('failures after the freeze resume the tree on the source', () => {
+  it("the destination's CRIU fails to restore (its port is taken there): the tree runs on here, nothing is left there", async () => {
+    const t = await startTarget({ children: 1 });
+    // A listener on the target's port inside the destination's network namespace: CRIU cannot bind it.
+    const blocker = spawn('nsenter', ['-t', String(dst.pid), '-n', '--', 'python3', '-c', `import socket,time;s=socket.socket();s.bind(('127.0.0.1',${t.port}));s.listen();print('up',flush=True);time.sleep(600)`], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    try {
+      await new Promise((r) => blocker.stdout.once('data', r));
+      const id = newId('crufail');
+      const { events, error } = await migrate({ pid: t.pid, destination: `unix:${dst.socket}`, checkpoint_id: id });
+      expect(events.map((e) => e.step)).toEqual(['MIGRATE_STEP_ACCEPTED', 'MIGRATE_STEP_DUMPED', 'MIGRATE_STEP_TRANSFERRED']);
+      expect(error?.details).toMatch(/^the destination could not restore the tree: .*; the tree was resumed on the source \(pid \d+\) and nothing was left on the destination$/);
+      await expectRunningHere(t.pid);
+      await t.query();
+      await expectNothingOnDst(id);
+      for (const pid of t.allPids) expect(dstPids()).not.toContain(pid);
+    } finally {
+      blocker.kill('SIGKILL');
+    }
+  });
+
+  it('the caller cancels after the dump: the tree is resumed here, the destination removes what it received', async () => {
+    const t = await startTarget({ children: 1, extraMiB: 8 });
+    const id = newId('cancel');
+    const { events, error } = await migrate({ pid: t.pid, destination: `unix:${dst.socket}`, checkpoint_id: id }, { cancelAt: 'MIGRATE_STEP_DUMPED' });
+    expect(error?.code).toBe(grpc.status.CANCELLED);
+    expect(events.at(-1)?.step).toBe('MIGRATE_STEP_DUMPED');
+    // The agent resumes the tree once it noticed the cancel.
+    for (let i = 0; i < 100 && treeStatus(await snapshotTree(t.pid)) !== 'running'; i++) await new Promise((r) => setTimeout(r, 50));
+    await expectRunningHere(t.pid);
+    await t.query();
+    await expectNothingOnDst(id);
+    for (const pid of t.allPids) expect(dstPids()).not.toContain(pid);
+    expect(await listed(src)).not.toContain(id);
+  });
+
+  it('the destination dies during the migration: the tree is resumed here and the error says so', async () => {
+    const doomed = await startAgent({ namespaced: true });
+    try {
+      const t = await startTarget({ children: 1, extraMiB: 8 });
+      const { error } = await new Promise<Outcome>((resolve) => {
+        void migrate({ pid: t.pid, destination: `unix:${doomed.socket}` }, {
+          onEvent: (e) => {
+            if (e.step === 'MIGRATE_STEP_ACCEPTED') void doomed.stop('SIGKILL');
+          },
+        }).then(resolve);
+      });
+      expect(error).toBeDefined();
+      expect(error?.details).toMatch(/the tree was resumed on the source \(pid \d+\)|the tree runs on on the source/);
+      for (let i = 0; i < 100 && treeStatus(await snapshotTree(t.pid)) !== 'running'; i++) await new Promise((r) => setTimeout(r, 50));
+      await expectRunningHere(t.pid);
+      await t.query();
+      expect(await pidInUse(t.pid)).toBe(true);
+    } finally {
+      await doomed.dispose();
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
