@@ -331,3 +331,82 @@ describe('one state directory, one socket, one agent', () => {
     }
   });
 });
+
+describe('a client cancel while CRIU holds the tree (no notification there)', () => {
+  // The window of issue 11 item 1: CRIU has the tree seized, then its
+  // parasite inside the root dumping memory. There is no notification here
+  // for a fault hook, so the cancel comes from the client, timed by watching
+  // the tree: TracerPid once seized, then the parasite, which compel maps
+  // into the task from a memfd named CRIUMFD and which stays in
+  // /proc/PID/maps from infection until CRIU cures the task. A 512 MiB root
+  // keeps the parasite busy for hundreds of ms. An agent that SIGKILLs CRIU
+  // on cancel (the old bug) kills the tree, leaves it stopped or traced, or
+  // (CRIU 4.2's parasite puts the task back by itself when its socket
+  // closes) leaves the parasite's code mapped in the workload.
+  const parasiteIn = (pid: number): boolean => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/maps`, 'utf8').includes('CRIUMFD');
+    } catch {
+      return false;
+    }
+  };
+  /** Polls on every turn of the event loop (timers would add a ms or more per probe). */
+  const spinUntil = async (what: string, cond: () => boolean): Promise<void> => {
+    const deadline = Date.now() + 30_000;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+
+  const moments = [
+    { name: 'seized', probe: (pid: number) => tracers(pid).some((tp) => tp !== 0) },
+    { name: 'parasite in', probe: parasiteIn },
+  ];
+  for (const moment of moments) {
+    for (const finalState of ['FINAL_STATE_RUNNING', 'FINAL_STATE_DEAD'] as const) {
+      it(`final state ${finalState}, cancelled once the root is ${moment.name}, 3 times: CANCELLED, nothing kept, the tree untouched and cured`, async () => {
+        const agent = await startAgent();
+        try {
+          const t = await startTarget({ children: 2, extraMiB: 512 });
+          const checkpoints = path.join(agent.stateDir, 'checkpoints');
+          const heardCancels = (): number => agent.output().split('Dump: the client cancelled, stopping').length - 1;
+          let heardWithParasiteIn = 0;
+          for (let round = 0; round < 3; round++) {
+            const before = await t.query();
+            const id = newId('held');
+            let settled: { err: grpc.ServiceError | null } | undefined;
+            const dump = agent.client.Dump({ pid: t.pid, checkpoint_id: id, final_state: finalState }, (err) => {
+              settled = { err };
+            });
+            await spinUntil(`the root ${moment.name}`, () => settled !== undefined || moment.probe(t.pid));
+            // CRIU answers only after it let go of the tree: the call is still open.
+            expect(settled).toBeUndefined();
+            dump.cancel();
+            await waitFor('the agent hearing the cancel', () => (heardCancels() > round ? true : undefined));
+            if (parasiteIn(t.pid)) heardWithParasiteIn++;
+            await waitFor('the call settled', () => settled);
+            expect(settled?.err?.code).toBe(grpc.status.CANCELLED);
+            // The agent answers CRIU's post-dump false: CRIU cures and resumes
+            // the tree, writes nothing that is kept, and exits.
+            await waitFor('no CRIU of the agent', () => (criuOf(agent).length === 0 ? true : undefined), 60_000);
+            expect(fs.existsSync(path.join(checkpoints, id))).toBe(false);
+            await expectUntouched(t, before.counter, agent);
+            for (const pid of t.allPids) {
+              for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+                expect(fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')).not.toMatch(/^\S+ \(.*\) [tTZ]/);
+              }
+              // No parasite code left in the workload's address space.
+              expect({ pid, parasite: parasiteIn(pid) }).toEqual({ pid, parasite: false });
+            }
+          }
+          // The agent really learnt of a cancel while the parasite was in the
+          // root (not after the cure): the window under test was hit.
+          if (moment.name === 'parasite in') expect(heardWithParasiteIn).toBeGreaterThan(0);
+        } finally {
+          await agent.dispose();
+        }
+      });
+    }
+  }
+});
