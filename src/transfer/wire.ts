@@ -125,6 +125,8 @@ export function manifestFromWire(m: CheckpointManifest__Output): CheckpointRecor
     sizeBytes: files.reduce((n, f) => n + f.size, 0),
     fileCount: files.length,
     ...(c.stats ? { stats: dumpStatsFromWire(c.stats) } : {}),
+    // The request that made the checkpoint (on the node that dumped it) travels with it.
+    ...(c.request_id ? { requestId: c.request_id } : {}),
     digestAlgorithm: DIGEST_ALGORITHM,
     files,
   };

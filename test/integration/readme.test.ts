@@ -5,7 +5,7 @@
  * output and exit codes, through server reflection with no .proto files, in
  * the README's order, on a real target tree with real CRIU. Only the socket (the agent's own, in a temp
  * folder), the pid (the target's, for 4242) and the mTLS example's address
- * and certificates (this test's) are swapped in.
+ * and certificates (this test's), and the registry (a real one on loopback) are swapped in.
  */
 import * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
@@ -14,6 +14,7 @@ import { DEFAULTS } from '../../src/config';
 import { startAgent, type AgentProcess } from '../helpers/agent';
 import { CertDir } from '../helpers/certs';
 import { grpcurl, grpcurlCommands, parseGrpcurl, type GrpcurlResult, type ScriptCommand } from '../helpers/grpcurl';
+import { startRegistry, type TestRegistry } from '../helpers/registry';
 import { startTarget, type Target } from '../helpers/target';
 
 jest.setTimeout(120_000);
@@ -21,13 +22,22 @@ jest.setTimeout(120_000);
 const README = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
 const README_PID = '4242';
 const MTLS_ADDRESS = '10.0.0.7:50051';
+const README_REGISTRY = 'registry.example:5000';
+const DEFAULT_SOCKET = 'unix:///run/criu-agent/agent.sock';
 
 let agent: AgentProcess;
 let target: Target;
 let certs: CertDir;
+let registry: TestRegistry;
 
-/** The README's commands with this test's socket and pid. */
-const commands = (): ScriptCommand[] => grpcurlCommands(README.replaceAll(README_PID, String(target.pid)), { S: `unix://${agent.socket}` });
+/** The README's commands with this test's socket, pid and registry (a real one on loopback). */
+const commands = (): ScriptCommand[] =>
+  grpcurlCommands(
+    README.replaceAll(README_PID, String(target.pid))
+      .replaceAll(DEFAULT_SOCKET, `unix://${agent.socket}`)
+      .replaceAll(README_REGISTRY, registry.host),
+    { S: `unix://${agent.socket}` },
+  );
 
 beforeAll(async () => {
   certs = new CertDir('criu-agent-readme-');
@@ -37,8 +47,11 @@ beforeAll(async () => {
   // The README's file names.
   fs.copyFileSync(certs.path('ca.pem'), certs.path('ca.crt'));
   fs.copyFileSync(certs.path('controller.pem'), certs.path('controller.crt'));
+  registry = await startRegistry();
   agent = await startAgent({
     args: [
+      '--registry-insecure',
+      registry.host,
       '--listen',
       '127.0.0.1:0',
       '--tls-cert',
@@ -55,6 +68,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await target?.kill();
   await agent?.dispose();
+  await registry?.stop();
   certs?.remove();
 });
 
@@ -127,6 +141,10 @@ describe('the README grpcurl commands, in order', () => {
       }
       if (method.endsWith('/GetCheckpoint')) expect(res.json).toMatchObject({ checkpointId: body.checkpoint_id, pid: target.pid });
       if (method === 'grpc.health.v1.Health/Check') expect(res.json).toEqual({ status: 'SERVING' });
+      if (method.endsWith('/PushCheckpoint')) {
+        expect(res.json).toMatchObject({ digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) as unknown });
+        expect(registry.blobs().length).toBeGreaterThan(0);
+      }
     }
   });
 });
