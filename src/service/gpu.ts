@@ -9,21 +9,10 @@ import {
   type GpuDriver,
   type GpuPair,
 } from '../gpu';
+import type { GpuRecord } from '../store';
 
-/** What the agent did to one GPU process, for replies and the manifest. */
-export interface GpuProcessReport {
-  pid: number;
-  lockMs: number;
-  checkpointMs: number;
-  restoreMs: number;
-  unlockMs: number;
-  /**
-   * Bytes of GPU state moved to host memory by Checkpoint, measured as the
-   * growth of the process's resident memory across the call (the driver does
-   * not report it); 0 when no Checkpoint ran.
-   */
-  checkpointBytes: number;
-}
+/** What the agent did to one GPU process, for replies and the manifest (where it is kept as it is). */
+export type GpuProcessReport = GpuRecord;
 
 export interface GpuOptions {
   /** How long Lock waits for CUDA calls already running in a process (cuCheckpointProcessLock's timeoutMs). */

@@ -61,6 +61,11 @@ export interface GpuRecord {
   checkpointMs: number;
   restoreMs: number;
   unlockMs: number;
+  /**
+   * Bytes of GPU state moved to host memory by Checkpoint, measured as the
+   * growth of the process's resident memory across the call (the driver does
+   * not report it); 0 when no Checkpoint ran.
+   */
   checkpointBytes: number;
 }
 
