@@ -85,8 +85,8 @@ const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
  * warm-up; for descriptors, minima (a descriptor of a call just ending may
  * linger one sample; one that stays at every quiet point is a leak).
  */
-function figure(ts: number[], ys: number[], useMin = false): SeriesFigure {
-  const k = Math.min(2, Math.floor(ys.length / 2)) || 1;
+function figure(ts: number[], ys: number[], useMin = false, window = 2): SeriesFigure {
+  const k = Math.min(window, Math.floor(ys.length / 2)) || 1;
   const agg = useMin ? (xs: number[]) => Math.min(...xs) : median;
   return { start: round(agg(ys.slice(0, k))), end: round(agg(ys.slice(-k))), slopePerMin: round(slope(ts, ys), 3) };
 }
@@ -120,9 +120,14 @@ export function judge(samples: readonly ResourceSample[]): IncarnationFigures[] 
         ts,
         after.map((s) => s.rssBytes / 2 ** 20),
       );
+      // Heap in use is a sawtooth between collections (a sample can land
+      // just before a major GC); a leak raises its floor. So the heap's start
+      // and end are the minima of the first and last third of the samples.
       fig.heapMiB = figure(
         ts,
         after.map((s) => s.heapUsedBytes / 2 ** 20),
+        true,
+        Math.max(2, Math.floor(after.length / 3)),
       );
       fig.fds = figure(
         ts,

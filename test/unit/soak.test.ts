@@ -58,6 +58,13 @@ describe('resources: judge', () => {
     expect(judge(series(12, (i) => ({ heapUsedBytes: (5 + (i > 8 ? 3 : 0)) * MiB })))[0]?.growth).toEqual([]);
   });
 
+  it('reads the heap by its floor: a sawtooth that ends on a peak is no leak, a rising floor is', () => {
+    // Collections bring the heap back to 25 MiB; the last two samples land just before one.
+    const sawtooth = (i: number): number => (i >= 10 ? 34 : i % 3 === 2 ? 31 : 25);
+    expect(judge(series(12, (i) => ({ heapUsedBytes: sawtooth(i) * MiB })))[0]?.growth).toEqual([]);
+    expect(judge(series(12, (i) => ({ heapUsedBytes: (sawtooth(i) + i * 2) * MiB })))[0]?.growth).toEqual([expect.stringMatching(/^heap/)]);
+  });
+
   it('judges each agent process apart, and not one with too few samples', () => {
     const figs = judge([...series(3, () => ({}), 1), ...series(12, (i) => ({ t: 100 + i * 10, rssBytes: (200 + i * 10) * MiB }), 2)]);
     expect(figs.map((f) => [f.incarnation, f.judged])).toEqual([
