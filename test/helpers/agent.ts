@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CheckpointAgentClient } from '../../src/generated/criu_agent/v1/CheckpointAgent';
 import type { ProtoGrpcType } from '../../src/generated/agent';
+import type { AgentMethod } from '../../src/cli/client';
 import { loadAgentPackageDefinition } from '../../src/proto';
 import { CLI } from './cli';
 import { flagValues } from './deploy';
@@ -151,17 +152,8 @@ function tcpAddressIn(log: string): string {
   throw new Error(`the agent logged no TCP listener:\n${log}`);
 }
 
-export type Method =
-  | 'Dump'
-  | 'PreDump'
-  | 'Restore'
-  | 'Continue'
-  | 'Check'
-  | 'ListCheckpoints'
-  | 'GetCheckpoint'
-  | 'DeleteCheckpoint'
-  | 'PushCheckpoint'
-  | 'PullCheckpoint';
+/** The unary RPCs the tests call: the same list the CLI calls. */
+export type Method = AgentMethod;
 
 type Unary<Res> = (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => grpc.ClientUnaryCall;
 
