@@ -217,7 +217,7 @@ export class AgentConnection {
    * the agent down); resolves once the agent ended the stream with OK.
    */
   exportCheckpoint(request: object, sink: (chunk: CheckpointChunk__Output) => Promise<void>, opts: CallOptions = {}): Promise<{ requestId?: string }> {
-    const call = this.client.ExportCheckpoint(request, metadataOf(opts), callOptionsOf(opts));
+    const call = this.client.ExportCheckpoint(request, metadataOf(opts).md, callOptionsOf(opts));
     return new Promise((resolve, reject) => {
       let requestId: string | undefined;
       let failed = false;
@@ -266,7 +266,7 @@ export class AgentConnection {
   /** A server-streaming call (Migrate): hands each message to `onMessage`; resolves once the agent ended the call with OK. */
   serverStream<Res>(method: 'Migrate', request: object, onMessage: (m: Res) => void, opts: CallOptions = {}): Promise<{ requestId?: string }> {
     const fn = (this.client[method] as unknown as (req: object, md: grpc.Metadata, o: grpc.CallOptions) => grpc.ClientReadableStream<Res>).bind(this.client);
-    const call = fn(request, metadataOf(opts), callOptionsOf(opts));
+    const call = fn(request, metadataOf(opts).md, callOptionsOf(opts));
     return new Promise((resolve, reject) => {
       const onAbort = (): void => call.cancel();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -296,27 +296,9 @@ export class AgentConnection {
 
   /** ImportCheckpoint: sends every chunk of `source` (with the stream's flow control), then half-closes; resolves with the agent's reply. */
   async importCheckpoint<Res>(source: AsyncIterable<CheckpointChunk>, opts: CallOptions = {}): Promise<{ reply: Res; requestId?: string }> {
+    const { md, sentId } = metadataOf(opts);
     let call!: grpc.ClientWritableStream<CheckpointChunk>;
-    const done = new Promise<{ reply: Res; requestId?: string }>((resolve, reject) => {
-      let result: { err: grpc.ServiceError | null; res?: unknown } | undefined;
-      let trailerId: string | undefined;
-      let statusSeen = false;
-      const settle = (): void => {
-        if (!result || !statusSeen) return;
-        const requestId = trailerId ?? idOf(result.err?.metadata);
-        if (result.err) reject(new CallFailure(result.err, requestId));
-        else resolve({ reply: result.res as Res, requestId });
-      };
-      call = this.client.ImportCheckpoint(metadataOf(opts), callOptionsOf(opts), (err, res) => {
-        result = { err, res };
-        settle();
-      });
-      call.on('status', (s: grpc.StatusObject) => {
-        trailerId = idOf(s.metadata);
-        statusSeen = true;
-        settle();
-      });
-    });
+    const done = replyOf<Res>(sentId, (cb) => (call = this.client.ImportCheckpoint(md, callOptionsOf(opts), cb)));
     const onAbort = (): void => call.cancel();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     // A source that fails (a damaged file) cancels the call, so the agent keeps nothing; its error is the one reported.
@@ -380,25 +362,38 @@ function unaryCall<Res>(
 ): Promise<{ reply: Res; requestId?: string }> {
   const fn = (client as unknown as Record<string, UnaryFn>)[method]?.bind(client);
   if (!fn) throw new Error(`the client has no method ${method}`);
-  const md = new grpc.Metadata();
-  const sentId = opts.requestId ?? newClientRequestId();
-  md.set(REQUEST_ID_KEY, sentId);
-  const callOpts: grpc.CallOptions = opts.timeoutMs !== undefined ? { deadline: Date.now() + opts.timeoutMs } : {};
+  const { md, sentId } = metadataOf(opts);
+  let call!: grpc.ClientUnaryCall;
+  const onAbort = (): void => call.cancel();
+  const reply = replyOf<Res>(sentId, (cb) => (call = fn(request, md, callOptionsOf(opts), cb)));
+  if (opts.signal?.aborted) call.cancel();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const done = (): void => opts.signal?.removeEventListener('abort', onAbort);
+  reply.then(done, done);
+  return reply;
+}
+
+/**
+ * The reply of a call with one answer: its callback and its trailers (the
+ * 'status' event) come in either order, and the agent's request id (its own
+ * if it refused ours) is in the trailers; without an answer, the one sent.
+ */
+function replyOf<Res>(
+  sentId: string,
+  start: (cb: (err: grpc.ServiceError | null, res?: unknown) => void) => grpc.ClientUnaryCall | grpc.ClientWritableStream<never>,
+): Promise<{ reply: Res; requestId?: string }> {
   return new Promise((resolve, reject) => {
     let trailerId: string | undefined;
     let result: { err: grpc.ServiceError | null; res?: unknown } | undefined;
     let statusSeen = false;
-    // The callback and the 'status' event (the trailers) come in either order.
     const settle = (): void => {
       if (!result || !statusSeen) return;
-      opts.signal?.removeEventListener('abort', onAbort);
-      // The agent answers with the id it used (its own if it refused ours); without an answer, ours.
       const agentId = trailerId ?? idOf(result.err?.metadata);
       const requestId = agentId ?? sentId;
       if (result.err) reject(new CallFailure(result.err, requestId, agentId !== undefined));
       else resolve({ reply: result.res as Res, requestId });
     };
-    const call = fn(request, md, callOpts, (err, res) => {
+    const call = start((err, res) => {
       result = { err, res };
       settle();
     });
@@ -407,9 +402,6 @@ function unaryCall<Res>(
       statusSeen = true;
       settle();
     });
-    const onAbort = (): void => call.cancel();
-    if (opts.signal?.aborted) call.cancel();
-    else opts.signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -418,10 +410,12 @@ export function newClientRequestId(): string {
   return `cli-${randomBytes(4).toString('hex')}`;
 }
 
-function metadataOf(opts: CallOptions): grpc.Metadata {
+/** Every call carries a request id: the caller's, else one of the CLI's own, so a failure can always name it. */
+function metadataOf(opts: CallOptions): { md: grpc.Metadata; sentId: string } {
   const md = new grpc.Metadata();
-  if (opts.requestId) md.set(REQUEST_ID_KEY, opts.requestId);
-  return md;
+  const sentId = opts.requestId ?? newClientRequestId();
+  md.set(REQUEST_ID_KEY, sentId);
+  return { md, sentId };
 }
 
 function callOptionsOf(opts: CallOptions): grpc.CallOptions {
