@@ -33,12 +33,15 @@ export async function startAgent(config: AgentConfig, log: Logger, criu: CriuCli
     if (err instanceof StateDirBusyError) throw new ConfigError(err.message);
     throw err;
   }
-  const busy = await recoverEarlierRun(config.stateDir, log);
-  const store = await CheckpointStore.open(config.stateDir, { busy });
+  const recovery = await recoverEarlierRun(config.stateDir, log);
+  const store = await CheckpointStore.open(config.stateDir, { busy: recovery.busy });
+  const recovered = recovery.done.then((dirs) => store.sweepTemporary(dirs)).catch((err: unknown) => {
+    log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not remove the directories of an earlier run');
+  });
   // Test-only GPU fault (see gpu/faults.ts); unset on real nodes.
   const gpu = withTestFault(new CudaDriver(), process.env[TEST_GPU_FAULT_ENV]);
   const migration = isMigrationCapable(criu) ? { criu, peers: new GrpcPeerConnector(), log } : undefined;
-  const services = createServices({ config, criu, store, gpu }, migration);
+  const services = createServices({ config, criu, store, gpu, recovered }, migration);
   await services.continue.forgetStale();
   return startServer(config, services, log);
 }

@@ -1,4 +1,6 @@
+import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
 import { AgentError } from '../errors';
 import type { criu_opts } from '../generated/criu/criu_opts';
 import type { criu_req } from '../generated/criu/criu_req';
@@ -39,6 +41,13 @@ export interface CriuRun {
   signal?: AbortSignal;
   /** Aborts `signal`: the test-only fault hooks cancel through it, exactly as a client's cancel would. */
   cancel?: (reason: unknown) => void;
+  /**
+   * Runs at CRIU's 'commit' notification (post-dump, post-restore; see
+   * NOTIFY_ROLES), before it is answered: the last moment at which CRIU can
+   * still undo everything. If it rejects, CRIU is told to roll back and the
+   * run rejects with that error once CRIU has done so.
+   */
+  atCommit?: () => Promise<void>;
 }
 
 /**
@@ -94,8 +103,12 @@ export const NOTIFY_ROLES: Readonly<Record<'dump' | 'restore', Readonly<Record<s
   },
 };
 
-/** What a test fault does at a notification (see faults.ts): cancel as a client would, kill CRIU, or kill the agent. */
-export type FaultAction = 'cancel' | 'kill-criu' | 'kill-agent';
+/**
+ * What a test fault does at a notification (see faults.ts): cancel as a
+ * client would, kill CRIU, kill the agent, or fill the file system of the
+ * images directory.
+ */
+export type FaultAction = 'cancel' | 'kill-criu' | 'kill-agent' | 'fill-disk';
 
 /** Test-only hooks at CRIU's notifications; the agent has none unless CRIU_AGENT_TEST_FAULTS is set. */
 export interface CriuFaults {
@@ -235,6 +248,7 @@ export class RpcCriuClient implements CriuClient, CriuMigration {
         run.signal,
         logPath,
         run.cancel,
+        run.atCommit,
       );
       if (!resp.success) {
         throw classifyCriuFailure({ op, errno: resp.cr_errno ?? 0, log: await summarizeLog(logPath), logPath });
@@ -257,6 +271,7 @@ export class RpcCriuClient implements CriuClient, CriuMigration {
     signal?: AbortSignal,
     logPath?: string,
     cancelRun?: (reason: unknown) => void,
+    atCommit?: () => Promise<void>,
   ): Promise<criu_resp__Output> {
     signal?.throwIfAborted();
     let worker: CriuWorker;
@@ -275,6 +290,7 @@ export class RpcCriuClient implements CriuClient, CriuMigration {
     let cancel: unknown;
     let cancelled = false;
     let finished: criu_resp__Output | undefined;
+    let commitFailure: { err: unknown } | undefined;
     const requestCancel = (reason: unknown): void => {
       if (cancelled) return;
       cancelled = true;
@@ -293,6 +309,7 @@ export class RpcCriuClient implements CriuClient, CriuMigration {
       }
       else if (action === 'kill-criu' && worker.pid) process.kill(worker.pid, 'SIGKILL');
       else if (action === 'kill-agent') process.kill(process.pid, 'SIGKILL');
+      else if (action === 'fill-disk' && logPath) fillFileSystem(path.join(path.dirname(path.dirname(logPath)), FILL_FILE));
     };
     try {
       // A listener added to a signal that already fired never runs: an abort
@@ -308,13 +325,23 @@ export class RpcCriuClient implements CriuClient, CriuMigration {
         if (resp.type !== 'NOTIFY') {
           finished = resp;
           if (cancelled && !resp.success) throw cancel;
+          if (commitFailure && !resp.success) throw commitFailure.err;
           return resp;
         }
         const script = resp.notify?.script ?? '';
         const role = roles?.[script];
         fault(script, 'before');
         // A cancel stops CRIU at the first notification it can still roll back at.
-        const refuse = cancelled && (role === 'first' || role === 'rollback' || role === 'commit');
+        let refuse = cancelled && (role === 'first' || role === 'rollback' || role === 'commit');
+        if (role === 'commit' && atCommit && !refuse) {
+          try {
+            await atCommit();
+          } catch (err) {
+            commitFailure = { err };
+            refuse = true;
+          }
+          // A cancel that came while the hook ran is too late: what it made stands.
+        }
         worker.channel.send(this.codec.encodeRequest({ type: 'NOTIFY', notify_success: !refuse }));
         if (!refuse && role === 'first') killable = false;
         fault(script, 'after');
@@ -353,6 +380,26 @@ export class RpcCriuClient implements CriuClient, CriuMigration {
         (logPath ? `; full log: ${logPath}` : ''),
       { cause: err, details: { criuLog: logPath } },
     );
+  }
+}
+
+/** TEST ONLY: the file the 'fill-disk' fault writes, next to the checkpoints (the test removes it). */
+export const FILL_FILE = 'test-fill-disk';
+
+/** Writes `file` until its file system has no byte left (ENOSPC). */
+function fillFileSystem(file: string): void {
+  const fd = fs.openSync(file, 'a');
+  try {
+    for (const size of [1 << 20, 4096, 1]) {
+      const chunk = Buffer.alloc(size);
+      try {
+        for (;;) fs.writeSync(fd, chunk);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -12,12 +12,13 @@ import type { CriuOperation } from './errors';
  * op is dump or restore, script a CRIU notification (NOTIFY_ROLES in
  * client.ts), when `before` or `after` the agent's answer, and action
  * `cancel` (as if the client cancelled at that moment), `kill-criu` (SIGKILL
- * of the CRIU process, as by someone else) or `kill-agent` (the agent
- * SIGKILLs itself).
+ * of the CRIU process, as by someone else), `kill-agent` (the agent
+ * SIGKILLs itself) or `fill-disk` (the file system of the checkpoints is
+ * filled to the last byte with a file named FILL_FILE next to them).
  */
 export const TEST_FAULTS_ENV = 'CRIU_AGENT_TEST_FAULTS';
 
-const ACTIONS: readonly FaultAction[] = ['cancel', 'kill-criu', 'kill-agent'];
+const ACTIONS: readonly FaultAction[] = ['cancel', 'kill-criu', 'kill-agent', 'fill-disk'];
 
 /** The faults `spec` arms; undefined for an empty spec. Throws on a malformed one (a test's typo must not pass silently). */
 export function parseFaults(spec: string | undefined): CriuFaults | undefined {

@@ -26,5 +26,10 @@ export function toStatus(err: unknown): Partial<grpc.StatusObject> {
     return { code: CODES[err.kind], details: err.message, metadata };
   }
   const message = err instanceof Error ? err.message : String(err);
+  // A full disk the layer below did not name itself is still not an agent bug: the caller can free space.
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return { code: grpc.status.RESOURCE_EXHAUSTED, details: `the agent's file system is full: ${message}`, metadata };
+  }
   return { code: grpc.status.INTERNAL, details: `internal error: ${message}`, metadata };
 }

@@ -23,6 +23,8 @@ export interface ServiceDeps {
   gpu?: GpuDriver;
   /** Where /proc is for finding GPU processes; a seam for tests (default /proc). */
   gpuProcRoot?: string;
+  /** Settles when the clean-up after an earlier run is over (see recovery.ts); default: already. */
+  recovered?: Promise<void>;
 }
 
 /**
@@ -57,6 +59,16 @@ export class ServiceContext {
   /** Which processes clients may target at all (--allow-cgroup, --allow-uid); empty lists: any. */
   get targetRules(): TargetRules {
     return { allowCgroups: this.deps.config.allowCgroups ?? [], allowUids: this.deps.config.allowUids ?? [] };
+  }
+
+  /**
+   * Waits until the clean-up after an earlier run of the agent is over: a
+   * CRIU of that run may still hold a tree, or create tasks for a restore
+   * that is about to be undone. Operations that run CRIU or signal a tree
+   * call this first; usually it has long settled.
+   */
+  recovered(signal?: AbortSignal): Promise<void> {
+    return untilAborted(this.deps.recovered ?? Promise.resolve(), signal);
   }
 
   get criu(): CriuClient {

@@ -13,6 +13,8 @@ export class ContinueService {
     const decision = resolveFinalState('continue', 'UNSPECIFIED');
     if (!decision.ok) throw new AgentError('internal', decision.reason);
     await guardTarget(pid, this.ctx.targetRules);
+    // A tree an earlier run's CRIU still holds is not the caller's to resume yet.
+    await this.ctx.recovered();
     const release = this.ctx.locks.acquire([`pid ${pid}`], `continue of pid ${pid}`);
     try {
       const snap = await snapshotTree(pid);
@@ -37,7 +39,11 @@ export class ContinueService {
       // memory: the driver's Restore needs the process running, so it comes
       // after SIGCONT (see GpuCheckpointer). Trees stopped by others are theirs.
       const gpu = mine ? await this.ctx.gpu.resumeParked(pids) : [];
-      if (mine) await this.ctx.stopped.remove(pid);
+      // The tree runs now whatever happens to the record. One that cannot be
+      // rewritten (a full disk) stays until the next start prunes it; until
+      // then it only makes a Continue of this same process, if someone else
+      // stops it, name this agent's earlier stop.
+      if (mine) await this.ctx.stopped.remove(pid).catch(() => undefined);
       await this.ctx.verifyFinalState(pid, decision.applied, `continue of pid ${pid}`);
       return { pids, stoppedBy: mine?.by ?? '', gpu };
     } finally {

@@ -2,11 +2,11 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import type { DumpOptions__Output } from '../generated/criu_agent/v1/DumpOptions';
 import { readDumpStats, type DumpStats } from '../criu/stats';
-import { AgentError } from '../errors';
+import { AgentError, errorMessage } from '../errors';
 import { resolveFinalState, type FinalState, type Operation, type RequestedState } from '../finalState';
-import { estimateMemoryBytes, readCommandLine, readStartTime, snapshotTree, treeStatus } from '../proctree';
+import { continueTree, estimateMemoryBytes, readCommandLine, readStartTime, snapshotTree, treeStatus } from '../proctree';
 import { RECORD_FILE, validateCheckpointId, type CheckpointRecord } from '../store';
-import { DIGEST_ALGORITHM, digestDirectory } from '../store/digest';
+import { DIGEST_ALGORITHM, digestDirectory, type FileDigest } from '../store/digest';
 import { abortedOr, linkedAbort, untilAborted, withLogMoved, type ServiceContext } from './context';
 import type { GpuDump, GpuProcessReport } from './gpu';
 import { guardTarget, guardTree, requireLiveProcess } from './guards';
@@ -68,6 +68,8 @@ export class DumpService {
     if (p.parentId === p.checkpointId)
       throw new AgentError('invalid-argument', 'parent_checkpoint_id must name another checkpoint than checkpoint_id');
     await guardTarget(p.pid, this.ctx.targetRules);
+    // A CRIU of the earlier run may still hold this tree.
+    await this.ctx.recovered(signal);
 
     // A retry of a call whose client gave up waits for the first to end, then
     // gets its checkpoint (below) or runs anew if the first left none.
@@ -164,7 +166,36 @@ export class DumpService {
       ...(p.pageServer ? { ps: p.pageServer } : {}),
     };
     let stats: DumpStats | undefined;
-    let files: Awaited<ReturnType<typeof digestDirectory>>;
+    let files: FileDigest[] = [];
+    const pids = before.processes.map((proc) => proc.pid);
+    let createdAt: string | undefined;
+    const record = (digests: FileDigest[], dumpStats: DumpStats | undefined, gpuReport: GpuProcessReport[]): CheckpointRecord => ({
+      id: p.checkpointId,
+      kind: op,
+      parentId: parent,
+      pid: p.pid,
+      pids,
+      commandLine,
+      // When it was first written: a record rewritten with CRIU's statistics keeps it.
+      createdAt: (createdAt ??= new Date().toISOString()),
+      criuVersion: version.text,
+      kernel: this.ctx.kernel,
+      finalState: applied,
+      logFile,
+      ...(requestId ? { requestId } : {}),
+      sizeBytes: digests.reduce((n, f) => n + f.size, 0),
+      fileCount: digests.length,
+      stats: dumpStats,
+      digestAlgorithm: DIGEST_ALGORITHM,
+      files: digests,
+      ...(gpuReport.length > 0 ? { gpu: gpuReport } : {}),
+    });
+    // A DEAD dump's tree is killed as soon as post-dump is answered: the
+    // checkpoint is made complete and listed before that (CRIU's images are
+    // all written then), so that a full disk makes CRIU resume the tree
+    // instead, and a crash of the agent afterwards leaves the checkpoint.
+    // Other final states keep the tree: their digests wait until it runs again.
+    let early: { dir: string; files: FileDigest[] } | undefined;
     const cancel = linkedAbort(signal);
     // GPU (./gpu.ts): Lock + Checkpoint before CRIU freezes the tree.
     let gpu: GpuDump | null = null;
@@ -172,14 +203,27 @@ export class DumpService {
       const treePids = before.processes.map((proc) => proc.pid);
       if (op === 'pre-dump') await this.ctx.gpu.refusePreDump(treePids);
       else gpu = await this.ctx.gpu.beforeDump(treePids);
-      const run = { imagesDir: pending.dir, logFile, opts, signal: cancel.signal, cancel: cancel.abort };
+      const atCommit =
+        op === 'dump' && applied === 'DEAD'
+          ? async (): Promise<void> => {
+              const digests = await digestDirectory(pending.dir, { exclude: [logFile, RECORD_FILE] });
+              early = { dir: await pending.commit(record(digests, undefined, gpu?.report() ?? [])), files: digests };
+            }
+          : undefined;
+      const run = { imagesDir: pending.dir, logFile, opts, signal: cancel.signal, cancel: cancel.abort, atCommit };
       if (op === 'pre-dump') await this.ctx.criu.preDump(run);
       else await this.ctx.criu.dump(run);
-      // After CRIU returned the tree is no longer frozen: hashing the images
-      // costs the caller time, never the workload.
-      stats = await readDumpStats(pending.dir);
-      files = await digestDirectory(pending.dir, { exclude: [logFile, RECORD_FILE] });
+      if (!early) {
+        // After CRIU returned the tree is no longer frozen: hashing the images
+        // costs the caller time, never the workload.
+        // CRIU writes its statistics best effort (an empty file on a full
+        // disk): without them the checkpoint is as good.
+        stats = await readDumpStats(pending.dir).catch(() => undefined);
+        files = await digestDirectory(pending.dir, { exclude: [logFile, RECORD_FILE] });
+      }
     } catch (err) {
+      // CRIU failed after the checkpoint was made (it resumed the tree or not; see below): kept.
+      if (early) return this.failedAfterCommit(err, p, early.dir, logFile);
       const kept = await pending.discard(logFile);
       await this.ctx.resumeIfLeftStopped(p.pid, statusBefore);
       // GPU: the tree runs again; give every process its GPU state back.
@@ -188,6 +232,13 @@ export class DumpService {
       if (gpuLeft.length > 0 && failure instanceof Error)
         failure.message += `; giving the GPU state back also failed: ${gpuLeft.join('; ')}`;
       throw failure;
+    }
+    if (early) {
+      // CRIU writes stats-dump after post-dump: its figures go into the
+      // record below, the file itself stays unlisted (Restore ignores it when
+      // the manifest does not list it, as after a crash of the agent here).
+      files = early.files;
+      stats = await readDumpStats(early.dir).catch(() => undefined);
     }
     // GPU: by final state (DEAD nothing, RUNNING Restore + Unlock, STOPPED
     // parked for Continue); the images are complete either way.
@@ -202,30 +253,28 @@ export class DumpService {
       }
     }
 
-    const pids = before.processes.map((proc) => proc.pid);
-    const sizeBytes = files.reduce((n, f) => n + f.size, 0);
+    const made = record(files, stats, gpuReport);
+    const sizeBytes = made.sizeBytes;
     // The images are complete whatever /proc says now, so they are kept (and
     // the verification error below says so) rather than thrown away.
-    const finalDir = await pending.commit({
-      id: p.checkpointId,
-      kind: op,
-      parentId: parent,
-      pid: p.pid,
-      pids,
-      commandLine,
-      createdAt: new Date().toISOString(),
-      criuVersion: version.text,
-      kernel: this.ctx.kernel,
-      finalState: applied,
-      logFile,
-      ...(requestId ? { requestId } : {}),
-      sizeBytes,
-      fileCount: files.length,
-      stats,
-      digestAlgorithm: DIGEST_ALGORITHM,
-      files,
-      ...(gpuReport.length > 0 ? { gpu: gpuReport } : {}),
-    });
+    let finalDir: string;
+    if (early) {
+      finalDir = early.dir;
+      // Best effort: when it cannot be rewritten (a full disk), the early
+      // record stands, complete but without statistics.
+      if (stats) await this.ctx.store.rewriteRecord(made).catch(() => undefined);
+    } else {
+      try {
+        finalDir = await pending.commit(made);
+      } catch (err) {
+        // The tree was left running or stopped: nothing is lost but this checkpoint.
+        const kept = await pending.discard(logFile);
+        await this.ctx.resumeIfLeftStopped(p.pid, statusBefore);
+        // A STOPPED tree's GPU state was parked for Continue; it runs again now.
+        if (gpu && applied === 'STOPPED') await this.ctx.gpu.resumeParked(pids).catch(() => undefined);
+        throw withLogMoved(err, path.join(pending.dir, logFile), kept);
+      }
+    }
     if (gpuFailure !== undefined) throw gpuFailure;
     if (applied === 'STOPPED' && startTime !== null) {
       await this.ctx.stopped.add({ pid: p.pid, startTime, by: `${op} into checkpoint ${p.checkpointId}`, since: new Date().toISOString() });
@@ -257,6 +306,24 @@ export class DumpService {
       sizeBytes,
       gpu: gpuReport,
     };
+  }
+
+  /**
+   * CRIU failed after the agent had made a DEAD dump's checkpoint and
+   * answered post-dump (CRIU was killed, or failed while applying the final
+   * state): the checkpoint is complete and stays; the tree was not killed by
+   * CRIU, so it is made to run again as it did before.
+   */
+  private async failedAfterCommit(err: unknown, p: DumpParams, dir: string, logFile: string): Promise<never> {
+    const snap = await snapshotTree(p.pid);
+    const status = treeStatus(snap);
+    if (snap && (status === 'stopped' || status === 'mixed')) await continueTree(snap);
+    throw new AgentError(
+      'aborted',
+      `CRIU failed after checkpoint ${p.checkpointId} was complete (${errorMessage(err)}); the checkpoint is kept at ${dir}, ` +
+        `and the tree of pid ${p.pid} was ${status === 'gone' ? 'killed' : 'not killed: it runs on'} (restore the checkpoint, or delete it with DeleteCheckpoint)`,
+      { cause: err, details: { criuLog: path.join(dir, logFile) } },
+    );
   }
 
   private async requireParent(parentId: string): Promise<string> {

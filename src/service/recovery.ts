@@ -8,65 +8,90 @@ import type { Logger } from '../log';
 /** How long a start waits for CRIU processes of an earlier run to roll back and exit. */
 const LEFTOVER_WAIT_MS = 60_000;
 
+/** What start-up learnt of an earlier run, and the clean-up still going on in the background. */
+export interface Recovery {
+  /**
+   * Working directories of the earlier run's CRIU processes that still run:
+   * the store's start-up sweep must leave them alone.
+   */
+  busy: string[];
+  /**
+   * Settles once those CRIU processes ended (or the wait gave up on them) and
+   * the restores they were in the middle of are cleaned up, with the
+   * directories of those that ended (temporary ones are the store's to
+   * sweep). Operations that run CRIU or signal trees wait for it. Never rejects.
+   */
+  done: Promise<string[]>;
+}
+
 /**
  * Cleans up after an earlier run of the agent on the same state directory
- * (it was killed, or crashed), before the new one serves (the state
- * directory lock guarantees no other live agent owns it):
+ * (it was killed, or crashed); the state directory lock guarantees no other
+ * live agent owns it. The agent serves meanwhile: only the waiting is in
+ * the background, so listing, reading and health calls answer at once.
  *
  * - CRIU processes it started (marked with CRIU_OWNER_ENV = the state
  *   directory, so never another agent's) that still run: each rolls back by
  *   itself at its next notification, as its socket is closed; they are
  *   waited for, never killed while they may hold a tree. Their helpers
  *   (a CRIU process whose group leader is gone, e.g. kerndat probes left
- *   stopped) are killed.
- * - Restores it was in the middle of (RestoreJournal): every task created
- *   for them since they began is killed, so no half-restored tree (nor one
- *   whose caller never learnt it was restored) runs on.
- *
- * Returns the working directories of CRIU processes still running after
- * the wait, which the start-up sweep must leave alone.
+ *   stopped) are killed. Once one has ended, `sweep` gets its directory.
+ * - Restores it was in the middle of (RestoreJournal): once no CRIU of the
+ *   earlier run can still create tasks, every task created for them since
+ *   they began is killed, so no half-restored tree (nor one whose caller
+ *   never learnt it was restored) runs on.
  */
-export async function recoverEarlierRun(stateDir: string, log: Logger): Promise<string[]> {
+export async function recoverEarlierRun(stateDir: string, log: Logger): Promise<Recovery> {
   const owner = path.resolve(stateDir);
   const leftovers = await findMarkedProcesses('criu', CRIU_OWNER_ENV, owner);
   const leaders = leftovers.filter((p) => p.pid === p.pgid);
-  if (leftovers.length > 0) {
-    log.warn({ pids: leftovers.map((p) => p.pid) }, 'CRIU processes of an earlier run of this agent are still there: waiting for them to roll back');
-  }
-  const deadline = Date.now() + LEFTOVER_WAIT_MS;
-  let alive = leaders;
-  while (alive.length > 0 && Date.now() < deadline) {
-    await sleep(50);
-    alive = await stillAlive(alive);
-  }
-  const busy: string[] = [];
-  for (const p of alive) {
-    log.error({ pid: p.pid }, 'a CRIU process of an earlier run has not finished: it is left alone (it may hold a tree), and so is its directory');
+  const cwds = new Map<number, string>();
+  for (const p of leaders) {
     try {
-      busy.push(await fsp.readlink(`/proc/${p.pid}/cwd`));
+      cwds.set(p.pid, await fsp.readlink(`/proc/${p.pid}/cwd`));
     } catch {
       // gone meanwhile
     }
   }
-  // Helpers whose CRIU is gone (stopped kerndat probes, CRIU's forks for a restore).
-  const aliveGroups = new Set(alive.map((p) => p.pgid));
-  for (const p of await stillAlive(leftovers)) {
-    if (aliveGroups.has(p.pgid)) continue;
-    killQuietly(p.pid);
-    log.warn({ pid: p.pid, state: p.state }, 'killed a CRIU helper an earlier run left behind');
+  // Read now: the journal gets this run's own entries once it serves.
+  const interrupted = await new RestoreJournal(owner).all();
+  if (leftovers.length > 0) {
+    log.warn({ pids: leftovers.map((p) => p.pid) }, 'CRIU processes of an earlier run of this agent are still there: waiting in the background for them to roll back');
   }
-
-  const journal = new RestoreJournal(owner);
-  for (const { file, entry } of await journal.all()) {
-    if (entry) {
-      const killed = await killProcessesSince(entry.pids, entry.sinceTicks);
-      if (killed.length > 0) {
-        log.warn({ checkpointId: entry.checkpointId, pids: killed }, 'killed the tasks of a restore an earlier run was in the middle of');
-      }
+  const done = (async (): Promise<string[]> => {
+    const deadline = Date.now() + LEFTOVER_WAIT_MS;
+    let alive = leaders;
+    while (alive.length > 0 && Date.now() < deadline) {
+      await sleep(50);
+      alive = await stillAlive(alive);
     }
-    await fsp.rm(file, { force: true });
-  }
-  return busy;
+    for (const p of alive) {
+      log.error({ pid: p.pid }, 'a CRIU process of an earlier run has not finished: it is left alone (it may hold a tree), and so is its directory');
+    }
+    // Helpers whose CRIU is gone (stopped kerndat probes, CRIU's forks for a restore).
+    const aliveGroups = new Set(alive.map((p) => p.pgid));
+    for (const p of await stillAlive(leftovers)) {
+      if (aliveGroups.has(p.pgid)) continue;
+      killQuietly(p.pid);
+      log.warn({ pid: p.pid, state: p.state }, 'killed a CRIU helper an earlier run left behind');
+    }
+    const stillBusy = new Set(alive.map((p) => cwds.get(p.pid)));
+
+    for (const { file, entry } of interrupted) {
+      if (entry) {
+        const killed = await killProcessesSince(entry.pids, entry.sinceTicks);
+        if (killed.length > 0) {
+          log.warn({ checkpointId: entry.checkpointId, pids: killed }, 'killed the tasks of a restore an earlier run was in the middle of');
+        }
+      }
+      await fsp.rm(file, { force: true });
+    }
+    return leaders.map((p) => cwds.get(p.pid)).filter((d): d is string => d !== undefined && !stillBusy.has(d));
+  })().catch((err: unknown) => {
+    log.error({ err: err instanceof Error ? err.message : String(err) }, 'cleaning up after an earlier run failed');
+    return [];
+  });
+  return { busy: [...cwds.values()], done };
 }
 
 /** Those of `ps` that still run (the same process: same start time; a zombie has ended). */

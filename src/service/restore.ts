@@ -3,7 +3,7 @@ import type { RestoreOptions__Output } from '../generated/criu_agent/v1/RestoreO
 import { AgentError } from '../errors';
 import { resolveFinalState, type FinalState, type RequestedState } from '../finalState';
 import { promises as fsp } from 'node:fs';
-import { readRestoreStats, RESTORE_STATS_FILE, type RestoreStats } from '../criu/stats';
+import { DUMP_STATS_FILE, readRestoreStats, RESTORE_STATS_FILE, type RestoreStats } from '../criu/stats';
 import { bootTicksNow, isZombieProcess, killProcessesSince, readProcess, readStartTime, snapshotTree, waitForPidFree } from '../proctree';
 import { RECORD_FILE, type CheckpointRecord } from '../store';
 import { verifyDirectory } from '../store/digest';
@@ -49,6 +49,8 @@ export class RestoreService {
     const decision = resolveFinalState('restore', p.requested);
     if (!decision.ok) throw new AgentError('invalid-argument', decision.reason);
     validateCheckpointId(p.checkpointId);
+    // An interrupted restore of the earlier run may still hold this checkpoint's pids.
+    await this.ctx.recovered(signal);
 
     const record = await this.ctx.store.get(p.checkpointId);
     if (!record) throw new AgentError('not-found', `checkpoint ${p.checkpointId} does not exist`);
@@ -173,6 +175,9 @@ export class RestoreService {
       seen.add(current.id);
       const dir = this.ctx.store.pathOf(current.id);
       const exclude = [RECORD_FILE, current.logFile, RESTORE_STATS_FILE, ...(await fsp.readdir(dir)).filter((n) => RESTORE_LOG.test(n))];
+      // A DEAD dump's record is made before CRIU writes its statistics (see
+      // DumpService), so it does not list them; CRIU's restore never reads them.
+      if (!current.files.some((f) => f.path === DUMP_STATS_FILE)) exclude.push(DUMP_STATS_FILE);
       try {
         await verifyDirectory(dir, current.files, { exclude });
       } catch (err) {

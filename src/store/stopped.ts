@@ -69,7 +69,12 @@ export class StoppedTrees {
 
   private async write(entries: StoppedTree[]): Promise<void> {
     const tmp = `${this.file}.tmp`;
-    await fsp.writeFile(tmp, JSON.stringify(entries, null, 2) + '\n', { mode: 0o600 });
-    await fsp.rename(tmp, this.file);
+    try {
+      await fsp.writeFile(tmp, JSON.stringify(entries, null, 2) + '\n', { mode: 0o600 });
+      await fsp.rename(tmp, this.file);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true });
+      throw err;
+    }
   }
 }

@@ -109,6 +109,19 @@ export class CheckpointStore {
     return store;
   }
 
+  /**
+   * Removes those of `dirs` that are temporary directories of this store
+   * (left by an earlier run's CRIU that has ended since the start-up sweep);
+   * anything else, such as a checkpoint that CRIU finished, stays.
+   */
+  async sweepTemporary(dirs: readonly string[]): Promise<void> {
+    for (const dir of dirs) {
+      if (path.dirname(dir) === this.checkpointsDir && path.basename(dir).startsWith(TMP_PREFIX)) {
+        await fsp.rm(dir, { recursive: true, force: true });
+      }
+    }
+  }
+
   pathOf(id: string): string {
     return path.join(this.checkpointsDir, validateCheckpointId(id));
   }
@@ -217,6 +230,11 @@ export class CheckpointStore {
     await fsp.rm(doomed, { recursive: true, force: true });
   }
 
+  /** Replaces a complete checkpoint's manifest (the same id) atomically. */
+  async rewriteRecord(record: CheckpointRecord): Promise<void> {
+    await writeRecord(this.pathOf(record.id), record);
+  }
+
   /**
    * Checkpoints to delete so that at most maxCount remain and they take at
    * most maxBytes (0: no limit): oldest first, and only ones no other
@@ -248,17 +266,13 @@ export class PendingCheckpoint {
     readonly finalDir: string,
   ) {}
 
-  /** Writes the record (atomically, last) and moves the directory into place. */
+  /**
+   * Writes the record (atomically, last) and moves the directory into place.
+   * RESOURCE_EXHAUSTED when the file system is full; the directory is then
+   * left for discard().
+   */
   async commit(record: CheckpointRecord): Promise<string> {
-    const tmpRecord = path.join(this.dir, `${RECORD_FILE}.tmp`);
-    const fh = await fsp.open(tmpRecord, 'wx', 0o600);
-    try {
-      await fh.writeFile(JSON.stringify(record, null, 2) + '\n');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fsp.rename(tmpRecord, path.join(this.dir, RECORD_FILE));
+    await writeRecord(this.dir, record);
     try {
       await fsp.rename(this.dir, this.finalDir);
     } catch (err) {
@@ -290,6 +304,32 @@ export class PendingCheckpoint {
     }
     await fsp.rm(this.dir, { recursive: true, force: true });
     return kept;
+  }
+}
+
+/** Writes dir's checkpoint.json atomically (a temporary file, synced, renamed over it). */
+async function writeRecord(dir: string, record: CheckpointRecord): Promise<void> {
+  const tmpRecord = path.join(dir, `${RECORD_FILE}.tmp`);
+  try {
+    const fh = await fsp.open(tmpRecord, 'w', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(record, null, 2) + '\n');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmpRecord, path.join(dir, RECORD_FILE));
+  } catch (err) {
+    await fsp.rm(tmpRecord, { force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      throw new AgentError(
+        'resource-exhausted',
+        `the file system of ${path.dirname(dir)} is full: the manifest of checkpoint ${record.id} could not be written; free some space (DeleteCheckpoint) and try again`,
+        { cause: err },
+      );
+    }
+    throw err;
   }
 }
 

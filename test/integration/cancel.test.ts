@@ -7,7 +7,7 @@
  * CRIU notification) rather than with timing luck. Real agent, real CRIU.
  */
 import * as grpc from '@grpc/grpc-js';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -188,6 +188,85 @@ describe('the agent killed mid-dump', () => {
       }
     } finally {
       await agent.dispose();
+    }
+  });
+});
+
+describe('the agent killed once a DEAD dump is complete', () => {
+  it('SIGKILL right after answering post-dump: CRIU kills the tree as asked, and the checkpoint, made before the answer, is listed after a restart and restores', async () => {
+    const agent = await startAgent({ env: { [FAULTS]: 'dump:post-dump:after:kill-agent' } });
+    try {
+      const t = await startTarget({ children: 2, extraMiB: 32 });
+      const before = await t.query();
+      const id = newId('dead-then-crash');
+      await expect(call(agent.client, 'Dump', { pid: t.pid, checkpoint_id: id, final_state: 'FINAL_STATE_DEAD' })).rejects.toBeDefined();
+      await waitFor('the agent gone', () => (fs.existsSync(`/proc/${agent.pid}`) ? undefined : true));
+      await waitFor('CRIU gone', () => (criuOf(agent).length === 0 ? true : undefined), 60_000);
+      for (const pid of t.allPids) expect(await waitForPidFree(pid, 15_000)).toBe(true);
+      const restarted = await startAgent({ dir: agent.dir });
+      try {
+        const got = await call<Checkpoint__Output>(restarted.client, 'GetCheckpoint', { checkpoint_id: id });
+        expect(got.final_state).toBe('FINAL_STATE_DEAD');
+        // CRIU's statistics come after post-dump: the record made before it has none, and no unlisted file stays.
+        const checkpoints = path.join(restarted.stateDir, 'checkpoints');
+        expect(fs.readdirSync(checkpoints).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+        const r = await call<RestoreResponse__Output>(restarted.client, 'Restore', { checkpoint_id: id });
+        expect(r.pid).toBe(t.pid);
+        const s = await t.query(5000);
+        expect(s.mem_sha256_now).toBe(before.mem_sha256_at_start);
+        expect(s.children).toEqual([...t.childPids]);
+      } finally {
+        await restarted.stop();
+      }
+    } finally {
+      await agent.dispose();
+    }
+  });
+});
+
+describe('a start while an earlier run\'s CRIU is still rolling back', () => {
+  it('serves at once: reads answer while that CRIU runs, a Dump waits until it is gone, and its temporary directory is swept then', async () => {
+    const agent = await startAgent();
+    const stateDir = agent.stateDir;
+    await agent.stop();
+    // Stand-in for a CRIU of the earlier run: named criu, marked with the
+    // state directory, leading its own process group, working in a
+    // temporary checkpoint directory, as the agent starts them.
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-fakecriu-'));
+    fs.copyFileSync('/bin/sleep', path.join(bin, 'criu'));
+    fs.chmodSync(path.join(bin, 'criu'), 0o755);
+    const tmp = path.join(stateDir, 'checkpoints', '.tmp-leftover-0000');
+    fs.mkdirSync(tmp, { recursive: true });
+    const fake = spawn(path.join(bin, 'criu'), ['600'], {
+      cwd: tmp,
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, CRIU_AGENT_OWNER: path.resolve(stateDir) },
+    });
+    const restarted = await startAgent({ dir: agent.dir });
+    try {
+      const listed = await call<{ checkpoints: unknown[] }>(restarted.client, 'ListCheckpoints', {});
+      expect(listed.checkpoints).toEqual([]);
+      expect(fake.exitCode).toBeNull();
+      expect(fs.existsSync(tmp)).toBe(true);
+      const t = await startTarget({ children: 1 });
+      let answered = false;
+      const dump = call<DumpResponse__Output>(restarted.client, 'Dump', { pid: t.pid, checkpoint_id: newId('after-recovery'), final_state: 'FINAL_STATE_RUNNING' }).finally(() => {
+        answered = true;
+      });
+      await sleep(1000);
+      expect(answered).toBe(false);
+      const killedAt = Date.now();
+      fake.kill('SIGKILL');
+      const done = await dump;
+      expect(done.final_state).toBe('FINAL_STATE_RUNNING');
+      // Its checkpoint directory was made (as .tmp-..., renamed since) only after the stand-in was gone.
+      expect(fs.statSync(done.images_dir).birthtimeMs).toBeGreaterThanOrEqual(killedAt - 5);
+      await waitFor('the leftover directory swept', () => (fs.existsSync(tmp) ? undefined : true));
+    } finally {
+      fake.kill('SIGKILL');
+      await restarted.dispose();
+      fs.rmSync(bin, { recursive: true, force: true });
     }
   });
 });

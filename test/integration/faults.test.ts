@@ -367,6 +367,114 @@ describe('the file system fills up', () => {
   });
 });
 
+describe('the file system fills after CRIU wrote the images', () => {
+  const TMPFS_MIB = 64;
+  let dir: string;
+  let stateDir: string;
+  let mounted = false;
+  let agent: AgentProcess | undefined;
+  let fill: string;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-enospc-late-'));
+    stateDir = path.join(dir, 'state');
+    fs.mkdirSync(stateDir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_MIB}m,mode=0700`, 'tmpfs', stateDir]);
+    mounted = true;
+    // The test-only fault fills the file system just before the agent answers CRIU's post-dump.
+    agent = await startAgent({ dir, env: { CRIU_AGENT_TEST_FAULTS: 'dump:post-dump:before:fill-disk' } });
+    fill = path.join(stateDir, 'checkpoints', 'test-fill-disk');
+  });
+
+  afterAll(async () => {
+    await agent?.stop();
+    if (mounted) execFileSync('umount', [stateDir]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('Dump DEAD: RESOURCE_EXHAUSTED before the tree is killed; the tree runs on, nothing is listed, no temporary directory stays', async () => {
+    const t = await startTarget({ children: 1 });
+    const before = await t.query();
+    const id = newId('late-enospc');
+    try {
+      failure(
+        await settle(call(agent!.client, 'Dump', { pid: t.pid, checkpoint_id: id, final_state: 'FINAL_STATE_DEAD' })),
+        grpc.status.RESOURCE_EXHAUSTED,
+        new RegExp(`is full: the manifest of checkpoint ${escape(id)} could not be written; free some space`),
+      );
+      expect(fs.statSync(fill).size).toBeGreaterThan(0);
+      await expectIntact(t, before.counter);
+      const checkpoints = path.join(stateDir, 'checkpoints');
+      expect(fs.readdirSync(checkpoints).filter((n) => n !== 'test-fill-disk')).toEqual([]);
+      const listed = await call<{ checkpoints: unknown[] }>(agent!.client, 'ListCheckpoints', {});
+      expect(listed.checkpoints).toEqual([]);
+    } finally {
+      fs.rmSync(fill, { force: true });
+    }
+  });
+
+  it('Dump STOPPED: RESOURCE_EXHAUSTED, and the tree is running again, not left stopped', async () => {
+    const t = await startTarget({ children: 1 });
+    const before = await t.query();
+    // A STOPPED dump writes its manifest after CRIU let go of the tree, which was
+    // stopped then: a failure there must resume it, as any failed dump does.
+    failure(
+      await settle(call(agent!.client, 'Dump', { pid: t.pid, checkpoint_id: newId('stopped-enospc'), final_state: 'FINAL_STATE_STOPPED' })),
+      grpc.status.RESOURCE_EXHAUSTED,
+      /is full: the manifest of checkpoint .* could not be written/,
+    );
+    fs.rmSync(fill, { force: true });
+    await expectIntact(t, before.counter);
+    expect(fs.readdirSync(path.join(stateDir, 'checkpoints'))).toEqual([]);
+  });
+});
+
+describe('Continue on a full disk', () => {
+  let dir: string;
+  let stateDir: string;
+  let mounted = false;
+  let agent: AgentProcess | undefined;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-enospc-cont-'));
+    stateDir = path.join(dir, 'state');
+    fs.mkdirSync(stateDir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=0700', 'tmpfs', stateDir]);
+    mounted = true;
+    agent = await startAgent({ dir });
+  });
+
+  afterAll(async () => {
+    await agent?.stop();
+    if (mounted) execFileSync('umount', [stateDir]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a tree left STOPPED by a Dump resumes and Continue answers OK, although its record of the stop cannot be rewritten', async () => {
+    const t = await startTarget({ children: 1 });
+    const before = await t.query();
+    await call(agent!.client, 'Dump', { pid: t.pid, checkpoint_id: newId('cont-full'), final_state: 'FINAL_STATE_STOPPED' });
+    expect((await waitForTreeStatus(t.pid, 'stopped', 5000)).status).toBe('stopped');
+    const filler = path.join(stateDir, 'filler');
+    // dd stops at ENOSPC (exit status 1): the file system then has no byte left.
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=1M'], { stdio: 'ignore' });
+    } catch {
+      // expected: No space left on device
+    }
+    expect(() => fs.writeFileSync(path.join(stateDir, 'probe'), 'x'.repeat(8192))).toThrow(/ENOSPC/);
+    try {
+      const r = await call<{ pids: number[]; stopped_by: string }>(agent!.client, 'Continue', { pid: t.pid });
+      expect(r.pids).toEqual(expect.arrayContaining([t.pid, ...t.childPids]));
+      expect(r.stopped_by).toMatch(/^dump into checkpoint cont-full-/);
+      await expectIntact(t, before.counter);
+    } finally {
+      fs.rmSync(filler, { force: true });
+      fs.rmSync(path.join(stateDir, 'probe'), { force: true });
+    }
+  });
+});
+
 describe('20 concurrent requests on 5 trees', () => {
   let agent: AgentProcess;
   beforeAll(async () => {

@@ -64,6 +64,16 @@ describe('toStatus', () => {
     expect(s.metadata?.getMap()).toEqual({});
   });
 
+  it('maps a full disk (ENOSPC, EDQUOT) that no layer named to RESOURCE_EXHAUSTED', () => {
+    for (const code of ['ENOSPC', 'EDQUOT']) {
+      const err = Object.assign(new Error(`${code}: no space left on device, write`), { code });
+      const s = toStatus(err);
+      expect(s.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(s.details).toBe(`the agent's file system is full: ${code}: no space left on device, write`);
+    }
+    expect(toStatus(Object.assign(new Error('x'), { code: 'EIO' })).code).toBe(grpc.status.INTERNAL);
+  });
+
   it('maps non-Error throwables to INTERNAL', () => {
     expect(toStatus('a string')).toMatchObject({ code: grpc.status.INTERNAL, details: 'internal error: a string' });
     expect(toStatus(undefined)).toMatchObject({ code: grpc.status.INTERNAL, details: 'internal error: undefined' });
