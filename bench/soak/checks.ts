@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { verifyDirectory } from '../../src/store/digest';
-import { RESTORE_STATS_FILE } from '../../src/criu/stats';
+import { RECORD_FILE, unlistedFiles, type CheckpointRecord } from '../../src/store';
 import { sleep, type Soak } from './context';
 import { criuWorkers } from './faults';
 import { CONTROL_DEADLINE_MS, restoreEntry } from './ops';
@@ -15,8 +15,6 @@ import type { LedgerEntry } from './ledger';
 import type { Rng } from './rng';
 import { pidInUse } from '../../src/proctree';
 
-const RECORD_FILE = 'checkpoint.json';
-const RESTORE_LOG = /^restore-.*\.log$/;
 
 /**
  * A Restore refused because something outside the soak holds what the tree
@@ -142,11 +140,8 @@ export class Checker {
   async verifyFiles(id: string): Promise<void> {
     const dir = path.join(this.checkpointsDir, id);
     try {
-      const manifest = JSON.parse(await fsp.readFile(path.join(dir, RECORD_FILE), 'utf8')) as {
-        files: { path: string; size: number; xxh64?: string; symlink?: string }[];
-        logFile: string;
-      };
-      const exclude = [RECORD_FILE, manifest.logFile, RESTORE_STATS_FILE, ...(await fsp.readdir(dir)).filter((n) => RESTORE_LOG.test(n))];
+      const manifest = JSON.parse(await fsp.readFile(path.join(dir, RECORD_FILE), 'utf8')) as CheckpointRecord;
+      const exclude = await unlistedFiles(dir, manifest);
       await verifyDirectory(dir, manifest.files, { exclude });
       this.figures.filesVerified++;
       const e = this.soak.ledger.get(id);

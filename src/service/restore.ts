@@ -2,10 +2,9 @@ import * as path from 'node:path';
 import type { RestoreOptions__Output } from '../generated/criu_agent/v1/RestoreOptions';
 import { AgentError } from '../errors';
 import { resolveFinalState, type FinalState, type RequestedState } from '../finalState';
-import { promises as fsp } from 'node:fs';
-import { DUMP_STATS_FILE, readRestoreStats, RESTORE_STATS_FILE, type RestoreStats } from '../criu/stats';
+import { readRestoreStats, type RestoreStats } from '../criu/stats';
 import { bootTicksNow, isZombieProcess, killProcessesSince, readProcess, readStartTime, snapshotTree, waitForPidFree } from '../proctree';
-import { RECORD_FILE, type CheckpointRecord } from '../store';
+import { unlistedFiles, type CheckpointRecord } from '../store';
 import { verifyDirectory } from '../store/digest';
 import { validateCheckpointId } from '../store';
 import { abortedOr, linkedAbort, untilAborted, type ServiceContext } from './context';
@@ -33,10 +32,9 @@ export interface RestoreResult {
  * restore-<request id>.log, like every CRIU log (dump-<request id>.log,
  * pre-dump-<request id>.log): the request id ties it to the agent's log
  * lines of the call. Restore logs are kept with the checkpoint but are not
- * part of its manifest (older agents named them restore-<time>-<id>.log).
+ * part of its manifest (store's unlistedFiles; older agents named them
+ * restore-<time>-<id>.log).
  */
-const RESTORE_LOG = /^restore(-[A-Za-z0-9._-]+)?\.log$/;
-
 function restoreLogName(requestId?: string): string {
   return requestId ? `restore-${requestId}.log` : 'restore.log';
 }
@@ -174,10 +172,7 @@ export class RestoreService {
       if (seen.has(current.id)) throw new AgentError('data-loss', `checkpoint ${record.id}: its parents form a cycle at ${current.id}`);
       seen.add(current.id);
       const dir = this.ctx.store.pathOf(current.id);
-      const exclude = [RECORD_FILE, current.logFile, RESTORE_STATS_FILE, ...(await fsp.readdir(dir)).filter((n) => RESTORE_LOG.test(n))];
-      // A DEAD dump's record is made before CRIU writes its statistics (see
-      // DumpService), so it does not list them; CRIU's restore never reads them.
-      if (!current.files.some((f) => f.path === DUMP_STATS_FILE)) exclude.push(DUMP_STATS_FILE);
+      const exclude = await unlistedFiles(dir, current);
       try {
         await verifyDirectory(dir, current.files, { exclude });
       } catch (err) {

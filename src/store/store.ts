@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import type { DumpStats } from '../criu/stats';
+import { DUMP_STATS_FILE, RESTORE_STATS_FILE, type DumpStats } from '../criu/stats';
 import { AgentError } from '../errors';
 import type { FinalState } from '../finalState';
 import { isValidCheckpointId, validateCheckpointId } from './ids';
@@ -70,6 +70,26 @@ export interface GpuRecord {
 }
 
 export const RECORD_FILE = 'checkpoint.json';
+
+/** CRIU's logs of restores of a checkpoint, written into its directory (see RestoreService). */
+const RESTORE_LOG = /^restore(-[A-Za-z0-9._-]+)?\.log$/;
+
+/**
+ * Files of a checkpoint's directory that its manifest does not list and
+ * that are no part of it: the manifest itself, CRIU's logs and statistics.
+ * A DEAD dump's record is made before CRIU writes its stats-dump (see
+ * DumpService), so it lists none; CRIU's restore reads neither.
+ */
+export async function unlistedFiles(dir: string, record: CheckpointRecord): Promise<string[]> {
+  const listed = new Set(record.files.map((f) => f.path));
+  return [
+    RECORD_FILE,
+    record.logFile,
+    RESTORE_STATS_FILE,
+    ...(listed.has(DUMP_STATS_FILE) ? [] : [DUMP_STATS_FILE]),
+    ...(await fsp.readdir(dir)).filter((n) => RESTORE_LOG.test(n)),
+  ];
+}
 const TMP_PREFIX = '.tmp-';
 
 /**
