@@ -183,6 +183,48 @@ export class SoakAgent {
     });
   }
 
+  /**
+   * A server-streaming call (ExportCheckpoint): every message it sent, in
+   * `res` as an array. Never rejects.
+   */
+  serverStream(method: string, req: unknown, opts: CallOptions): Promise<CallResult> {
+    const t0 = performance.now();
+    const client = this.client as unknown as Record<string, ((req: unknown, md: grpc.Metadata, o: grpc.CallOptions) => grpc.ClientReadableStream<unknown>) | undefined> | undefined;
+    const fn = client?.[method];
+    if (!client || !fn) return Promise.resolve({ code: grpc.status.UNIMPLEMENTED, details: `soak: no method ${method}`, ms: 0 });
+    return new Promise<CallResult>((resolve) => {
+      const got: unknown[] = [];
+      const c = fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + opts.deadlineMs });
+      c.on('data', (m: unknown) => got.push(m));
+      c.on('error', (err: grpc.ServiceError) => resolve({ code: err.code, details: err.details, ms: performance.now() - t0 }));
+      c.on('status', (st: grpc.StatusObject) => {
+        if (st.code === grpc.status.OK) resolve({ code: grpc.status.OK, details: '', res: got, ms: performance.now() - t0 });
+      });
+    });
+  }
+
+  /** A client-streaming call (ImportCheckpoint) that sends `messages`. Never rejects. */
+  clientStream(method: string, messages: readonly unknown[], opts: CallOptions): Promise<CallResult> {
+    const t0 = performance.now();
+    type ClientStreaming = (md: grpc.Metadata, o: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: unknown) => void) => grpc.ClientWritableStream<unknown>;
+    const client = this.client as unknown as Record<string, ClientStreaming | undefined> | undefined;
+    const fn = client?.[method];
+    if (!client || !fn) return Promise.resolve({ code: grpc.status.UNIMPLEMENTED, details: `soak: no method ${method}`, ms: 0 });
+    return new Promise<CallResult>((resolve) => {
+      const c = fn.call(client, new grpc.Metadata(), { deadline: Date.now() + opts.deadlineMs }, (err, res) => {
+        const ms = performance.now() - t0;
+        if (err) resolve({ code: err.code, details: err.details, ms });
+        else resolve({ code: grpc.status.OK, details: '', res, ms });
+      });
+      void (async () => {
+        for (const m of messages) {
+          if (!c.write(m)) await new Promise<void>((r) => c.once('drain', () => r()));
+        }
+        c.end();
+      })().catch(() => undefined);
+    });
+  }
+
   /** The agent's own figures from its /metrics; null when it does not answer. */
   async scrape(): Promise<AgentMetricsSample | null> {
     if (!this.metricsUrl || !this.running()) return null;

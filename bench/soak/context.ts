@@ -153,7 +153,21 @@ export class Soak {
    * invariants every call has: a status README.md lists, within the deadline
    * (plus a margin).
    */
-  async call(label: string, method: string, req: unknown, opts: SoakCallOptions): Promise<CallResult> {
+  call(label: string, method: string, req: unknown, opts: SoakCallOptions): Promise<CallResult> {
+    return this.account(label, method, opts, () => this.agent.call(method, req, { deadlineMs: opts.deadlineMs, cancelAfterMs: opts.cancelAfterMs }));
+  }
+
+  /** A server-streaming call (ExportCheckpoint), held to the same invariants; `res` is every message. */
+  serverStream(label: string, method: string, req: unknown, opts: SoakCallOptions): Promise<CallResult> {
+    return this.account(label, method, opts, () => this.agent.serverStream(method, req, { deadlineMs: opts.deadlineMs }));
+  }
+
+  /** A client-streaming call (ImportCheckpoint), held to the same invariants. */
+  clientStream(label: string, method: string, messages: readonly unknown[], opts: SoakCallOptions): Promise<CallResult> {
+    return this.account(label, method, opts, () => this.agent.clientStream(method, messages, { deadlineMs: opts.deadlineMs }));
+  }
+
+  private async account(label: string, method: string, opts: SoakCallOptions, invoke: () => Promise<CallResult>): Promise<CallResult> {
     this.callsTotal++;
     this.inFlight++;
     let answered = false;
@@ -163,7 +177,7 @@ export class Soak {
     }, opts.deadlineMs + HANG_MARGIN_MS);
     let r: CallResult;
     try {
-      r = await this.agent.call(method, req, { deadlineMs: opts.deadlineMs, cancelAfterMs: opts.cancelAfterMs });
+      r = await invoke();
     } finally {
       answered = true;
       clearTimeout(watchdog);

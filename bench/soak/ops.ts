@@ -1,8 +1,7 @@
 /**
  * The soak's operations: one table, one entry per kind, each drawn with its
  * weight. An entry that needs an RPC names it, and is left out when the
- * agent's API does not define it; Migrate, Export and Import join the mix
- * as one entry each once they exist (see README.md: "Adding an operation").
+ * agent's API does not define it (see README.md: "Adding an operation").
  */
 import * as grpc from '@grpc/grpc-js';
 import { pidInUse } from '../../src/proctree';
@@ -769,8 +768,71 @@ export const OPS: readonly OpSpec[] = [
       await HOSTILE[name]?.(soak, rng, worker);
     },
   },
-  // Migrate, Export, Import: one entry each here, with `rpc` set, once the API has them.
+  {
+    name: 'ExportImport',
+    weight: (s) => (s.ledger.present().length > 0 ? 3 : 0),
+    rpc: 'ImportCheckpoint',
+    run: exportImport,
+  },
+  // Migrate needs a second node (an agent in its own pid and network
+  // namespaces); the migration tests cover it, the soak does not yet.
 ];
+
+/** A chunk of ExportCheckpoint's stream, as grpc-js gives it (and takes it back). */
+interface Chunk {
+  manifest?: { checkpoint?: { checkpoint_id?: string } };
+  data?: { path: string; data: Buffer };
+}
+
+/**
+ * ExportCheckpoint of a listed checkpoint, then ImportCheckpoint of its
+ * stream into the same agent under a new id: as is (a second listed
+ * checkpoint, which must restore like the first), with one byte flipped
+ * (DATA_LOSS, nothing listed), or under its own id (ALREADY_EXISTS).
+ */
+async function exportImport(soak: Soak, rng: Rng, worker: number): Promise<void> {
+  const e = rng.pick(soak.ledger.idle((x) => x.fate === 'present' && x.kind === 'dump'));
+  if (!e) return;
+  e.busy = true;
+  try {
+    const out = await soak.serverStream('Export', 'ExportCheckpoint', { checkpoint_id: e.id }, { deadlineMs: CRIU_DEADLINE_MS, expect: [S.OK] });
+    if (out.code === S.NOT_FOUND) soak.violation('nothing-acknowledged-lost', `ExportCheckpoint ${e.id}: NOT_FOUND, but its Dump was acknowledged`);
+    if (out.code !== S.OK) return;
+    const chunks = out.res as Chunk[];
+    const variant = rng.weighted(['copy', 'corrupt', 'taken'], (v) => (v === 'copy' ? 4 : 1)) ?? 'copy';
+    if (variant === 'taken') {
+      await soak.clientStream('Import.taken', 'ImportCheckpoint', chunks, { deadlineMs: CRIU_DEADLINE_MS, expect: [S.ALREADY_EXISTS] });
+      return;
+    }
+    const id = newId(rng, worker);
+    const renamed = chunks.map((c) =>
+      c.manifest?.checkpoint ? { ...c, manifest: { ...c.manifest, checkpoint: { ...c.manifest.checkpoint, checkpoint_id: id } } } : c,
+    );
+    let victim: { path: string; data: Buffer } | undefined;
+    if (variant === 'corrupt') {
+      const i = renamed.findIndex((c) => (c.data?.data.length ?? 0) > 0);
+      victim = renamed[i]?.data;
+      if (!victim) return;
+      const bytes = Buffer.from(victim.data);
+      const at = rng.int(0, bytes.length - 1);
+      bytes[at] = (bytes[at] ?? 0) ^ 0xff;
+      renamed[i] = { data: { ...victim, data: bytes } };
+    }
+    const entry = soak.ledger.record(id, 'unknown', e.kind, e.tree);
+    entry.busy = true;
+    if (victim) {
+      const r = await soak.clientStream('Import.corrupt', 'ImportCheckpoint', renamed, { deadlineMs: CRIU_DEADLINE_MS, expect: [S.DATA_LOSS] });
+      if (r.code === S.OK) soak.violation('files-match-manifest', `ImportCheckpoint of ${e.id} with a byte flipped in ${victim.path} answered OK (as ${id})`);
+      entry.fate = r.code === S.OK ? 'present' : LOST_ANSWER.has(r.code) ? 'unknown' : 'absent';
+    } else {
+      const r = await soak.clientStream('Import.copy', 'ImportCheckpoint', renamed, { deadlineMs: CRIU_DEADLINE_MS, expect: [S.OK, S.RESOURCE_EXHAUSTED] });
+      entry.fate = r.code === S.OK ? 'present' : LOST_ANSWER.has(r.code) ? 'unknown' : 'absent';
+    }
+    entry.busy = false;
+  } finally {
+    e.busy = false;
+  }
+}
 
 /** The ops this agent's API supports. */
 export function activeOps(soak: Soak): OpSpec[] {
