@@ -5,9 +5,9 @@ import { resolveFinalState, type FinalState, type RequestedState } from '../fina
 import { readRestoreStats, type RestoreStats } from '../criu/stats';
 import { bootTicksNow, isZombieProcess, killProcessesSince, readProcess, readStartTime, snapshotTree, waitForPidFree } from '../proctree';
 import { unlistedFiles, type CheckpointRecord } from '../store';
-import { verifyDirectory } from '../store/digest';
+import { verifyDirectoryDeferring, type DeferredHashes } from '../store/digest';
 import { validateCheckpointId } from '../store';
-import { abortedOr, linkedAbort, untilAborted, type ServiceContext } from './context';
+import { linkedAbort, untilAborted, type ServiceContext } from './context';
 import type { GpuProcessReport } from './gpu';
 import { restoreCriuOpts } from './options';
 
@@ -65,19 +65,21 @@ export class RestoreService {
     // As for Dump: after a cancel the caller is answered at once, while the
     // work goes on until CRIU has let go and nothing half-restored is left.
     const work = (async (): Promise<RestoreResult> => {
+      let pages: ChainPages[] = [];
       try {
-        await this.verifyChain(record);
+        pages = await this.verifyChain(record);
         // GPU: a checkpoint with GPU state needs the driver's API here too.
         if (record.gpu?.length)
           this.ctx.gpu.requireApi(`restoring checkpoint ${p.checkpointId} (GPU processes ${record.gpu.map((g) => g.pid).join(', ')})`);
         await this.requirePidsFree(record.pids, p.checkpointId);
         const slot = await this.ctx.limiter.acquire(signal);
         try {
-          return await this.run(p, record, decision.applied, signal, requestId);
+          return await this.run(p, record, decision.applied, pages, signal, requestId);
         } finally {
           slot();
         }
       } finally {
+        await Promise.all(pages.map((d) => d.hashes.close()));
         release();
       }
     })();
@@ -88,6 +90,7 @@ export class RestoreService {
     p: RestoreParams,
     record: CheckpointRecord,
     applied: FinalState,
+    pages: ChainPages[],
     signal?: AbortSignal,
     requestId?: string,
   ): Promise<RestoreResult> {
@@ -110,13 +113,38 @@ export class RestoreService {
       startedAt: new Date().toISOString(),
     });
     const cancel = linkedAbort(signal);
+    // The page images are hashed while CRIU restores from them, and CRIU's
+    // post-restore (the 'commit' notification: every task rebuilt, none
+    // resumed) is answered only once they all matched; a mismatch makes CRIU
+    // kill the tree before any of it ran (cr-restore.c, out_kill).
+    const hashing = verifyPages(record.id, pages);
+    hashing.catch(() => undefined); // awaited at the commit, or below on failure
+    let gated = false;
+    const atCommit = async (): Promise<void> => {
+      await hashing;
+      gated = true;
+    };
     let pid: number;
     try {
       try {
-        ({ pid } = await this.ctx.criu.restore({ imagesDir, logFile, opts, signal: cancel.signal, cancel: cancel.abort }));
+        ({ pid } = await this.ctx.criu.restore({ imagesDir, logFile, opts, signal: cancel.signal, cancel: cancel.abort, atCommit }));
+        // The gate is what keeps damaged pages from running: a restore that
+        // never passed it (no post-restore notification) is not trusted.
+        if (!gated) {
+          throw new AgentError(
+            'internal',
+            `CRIU finished the restore of checkpoint ${p.checkpointId} without its post-restore notification; the tree was killed`,
+          );
+        }
       } catch (err) {
         await killProcessesSince(record.pids, sinceTicks);
-        throw abortedOr(err, cancel.signal);
+        if (cancel.signal.aborted) throw cancel.signal.reason;
+        // CRIU may fail on the damage itself before post-restore: the damage is the cause to report.
+        const damage: unknown = await hashing.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        throw damage instanceof AgentError && damage.kind === 'data-loss' ? damage : err;
       }
       if (cancel.signal.aborted) {
         // Cancelled after CRIU's last point of return: the restore completed,
@@ -163,28 +191,35 @@ export class RestoreService {
   /**
    * Checks every file of the checkpoint and of the pre-dumps it builds on
    * against the manifests before CRIU reads any of them: CRIU would restore
-   * whatever bytes it finds.
+   * whatever bytes it finds. The page images are only opened and sized here:
+   * they are hashed while CRIU restores (see run), which gates the tree on
+   * them; every other image is hashed now, as CRIU parses them to build it.
+   * The caller closes what it returns.
    */
-  private async verifyChain(record: CheckpointRecord): Promise<void> {
-    let current: CheckpointRecord | null = record;
-    const seen = new Set<string>();
-    while (current) {
-      if (seen.has(current.id)) throw new AgentError('data-loss', `checkpoint ${record.id}: its parents form a cycle at ${current.id}`);
-      seen.add(current.id);
-      const dir = this.ctx.store.pathOf(current.id);
-      const exclude = await unlistedFiles(dir, current);
-      try {
-        await verifyDirectory(dir, current.files, { exclude });
-      } catch (err) {
-        if (err instanceof AgentError && current.id !== record.id) {
-          throw new AgentError('data-loss', `parent checkpoint ${current.id} of ${record.id}: ${err.message}`, { cause: err });
+  private async verifyChain(record: CheckpointRecord): Promise<ChainPages[]> {
+    const out: ChainPages[] = [];
+    try {
+      let current: CheckpointRecord | null = record;
+      const seen = new Set<string>();
+      while (current) {
+        if (seen.has(current.id)) throw new AgentError('data-loss', `checkpoint ${record.id}: its parents form a cycle at ${current.id}`);
+        seen.add(current.id);
+        const dir = this.ctx.store.pathOf(current.id);
+        const exclude = await unlistedFiles(dir, current);
+        try {
+          out.push({ id: current.id, hashes: await verifyDirectoryDeferring(dir, current.files, { exclude, defer: isPagesImage }) });
+        } catch (err) {
+          throw inParent(err, current.id, record.id);
         }
-        throw err;
+        if (!current.parentId) break;
+        const parentId: string = current.parentId;
+        current = await this.ctx.store.get(parentId);
+        if (!current) throw new AgentError('data-loss', `checkpoint ${record.id} builds on ${parentId}, which is missing`);
       }
-      if (!current.parentId) break;
-      const parentId: string = current.parentId;
-      current = await this.ctx.store.get(parentId);
-      if (!current) throw new AgentError('data-loss', `checkpoint ${record.id} builds on ${parentId}, which is missing`);
+      return out;
+    } catch (err) {
+      await Promise.all(out.map((d) => d.hashes.close()));
+      throw err;
     }
   }
 
@@ -208,4 +243,38 @@ export class RestoreService {
       );
     }
   }
+}
+
+/** The page images of one checkpoint of a restore's chain, opened and sized, not yet hashed. */
+interface ChainPages {
+  id: string;
+  hashes: DeferredHashes;
+}
+
+/**
+ * CRIU's page images (pages-<n>.img): the bulk of a checkpoint, which CRIU
+ * copies into the tasks' memory and never parses, so that they can be
+ * verified while it restores.
+ */
+function isPagesImage(relPath: string): boolean {
+  return /^pages-\d+\.img$/.test(relPath);
+}
+
+/** Hashes the deferred page images of the chain, one checkpoint after another. */
+async function verifyPages(restoredId: string, pages: ChainPages[]): Promise<void> {
+  for (const d of pages) {
+    try {
+      await d.hashes.verify();
+    } catch (err) {
+      throw inParent(err, d.id, restoredId);
+    }
+  }
+}
+
+/** A parent's verification error names the parent and the checkpoint restored. */
+function inParent(err: unknown, id: string, restoredId: string): unknown {
+  if (err instanceof AgentError && err.kind === 'data-loss' && id !== restoredId) {
+    return new AgentError('data-loss', `parent checkpoint ${id} of ${restoredId}: ${err.message}`, { cause: err });
+  }
+  return err;
 }

@@ -98,10 +98,50 @@ export async function digestDirectory(dir: string, opts: DigestOptions = {}): Pr
  *   symlink or the reverse, symlink target changed, or a file of another type.
  */
 export async function verifyDirectory(dir: string, expected: FileDigest[], opts: DigestOptions = {}): Promise<void> {
+  const deferred = await verifyDirectoryDeferring(dir, expected, { ...opts, defer: () => false });
+  await deferred.close();
+}
+
+/** Options of verifyDirectoryDeferring. */
+export interface DeferOptions extends DigestOptions {
+  /** Whether to leave the hashing of this file (a relative, '/'-separated path) to the returned DeferredHashes. */
+  defer: (relPath: string) => boolean;
+}
+
+/**
+ * The hashing verifyDirectoryDeferring left for later: each deferred file
+ * was opened, and its type and size checked, when the directory was checked;
+ * none of it has been read yet.
+ */
+export interface DeferredHashes {
+  /** Relative paths of the deferred files. */
+  readonly paths: readonly string[];
+  /**
+   * Hashes every deferred file through the descriptor opened at the check,
+   * then checks that each path still names that same file, unchanged (inode,
+   * size, mtime, ctime): a file swapped in after the check, which a reader
+   * opening the path would have read instead, is caught too. Repeated calls
+   * return the same promise.
+   * @throws AgentError('data-loss') as verifyDirectory does;
+   *   AgentError('cancelled') when close() stopped it first.
+   */
+  verify(): Promise<void>;
+  /** Stops a verification under way, waits until it no longer reads, and closes every descriptor. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * verifyDirectory, except that the files `defer` names are only opened and
+ * checked for type and size: their hashing is left to the result's verify(),
+ * to run while something else (CRIU restoring) reads them.
+ * @throws AgentError('data-loss') for the problems found without the deferred hashes.
+ */
+export async function verifyDirectoryDeferring(dir: string, expected: FileDigest[], opts: DeferOptions): Promise<DeferredHashes> {
   const exclude = new Set(opts.exclude ?? []);
   const actual = new Map((await walk(dir, exclude)).map((e) => [e.path, e]));
   const problems: Problem[] = [];
   const toHash: { path: string; want: string }[] = [];
+  const toDefer: { path: string; want: string; walked: Stats }[] = [];
   const seen = new Set<string>();
 
   for (const want of expected) {
@@ -131,7 +171,8 @@ export async function verifyDirectory(dir: string, expected: FileDigest[], opts:
     } else if (have.stats.size !== want.size) {
       problems.push({ path: want.path, what: `size is ${have.stats.size} bytes, expected ${want.size}` });
     } else if (want.xxh64 !== undefined) {
-      toHash.push({ path: want.path, want: want.xxh64 });
+      if (opts.defer(want.path)) toDefer.push({ path: want.path, want: want.xxh64, walked: have.stats });
+      else toHash.push({ path: want.path, want: want.xxh64 });
     }
   }
   for (const e of actual.values()) {
@@ -141,26 +182,125 @@ export async function verifyDirectory(dir: string, expected: FileDigest[], opts:
     problems.push({ path: e.path, what: `extra ${what}, not in the recorded digest` });
   }
 
-  await forEachLimited(toHash, PARALLEL_FILES, async (f, buf) => {
-    let h: FileHash;
-    try {
-      h = await hashFile(path.join(dir, f.path), buf);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (err instanceof ChangedError || isGone(err) || code === 'EIO') {
+  // Opened now, so that what is hashed later is the file checked here.
+  const opened: DeferredFile[] = [];
+  try {
+    for (const f of toDefer) {
+      try {
+        const fh = await fsp.open(path.join(dir, f.path), OPEN_FLAGS);
+        opened.push({ ...f, fh, st: await fh.stat() });
+      } catch (err) {
+        if (!isGone(err)) throw err;
         problems.push({ path: f.path, what: `unreadable or changed while being verified: ${errorMessage(err)}` });
+      }
+    }
+    for (const f of opened) {
+      if (!sameFile(f.st, f.walked))
+        problems.push({ path: f.path, what: 'changed while being verified: it is no longer the file first found' });
+    }
+    await forEachLimited(toHash, PARALLEL_FILES, async (f, buf) => {
+      let h: FileHash;
+      try {
+        h = await hashFile(path.join(dir, f.path), buf);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (err instanceof ChangedError || isGone(err) || code === 'EIO') {
+          problems.push({ path: f.path, what: `unreadable or changed while being verified: ${errorMessage(err)}` });
+          return;
+        }
+        throw err;
+      }
+      if (h.digest !== f.want) problems.push({ path: f.path, what: `content differs (xxh64 ${h.digest}, expected ${f.want})` });
+    });
+    if (problems.length > 0) throw mismatch(dir, problems);
+  } catch (err) {
+    await Promise.all(opened.map((f) => f.fh.close()));
+    throw err;
+  }
+  return new Deferred(dir, opened);
+}
+
+interface DeferredFile {
+  path: string;
+  want: string;
+  /** lstat of the path when the directory was walked. */
+  walked: Stats;
+  fh: fsp.FileHandle;
+  /** fstat of fh when it was opened. */
+  st: Stats;
+}
+
+class Deferred implements DeferredHashes {
+  readonly paths: readonly string[];
+  private running?: Promise<void>;
+  private stopped = false;
+  private closed?: Promise<void>;
+
+  constructor(
+    private readonly dir: string,
+    private readonly files: DeferredFile[],
+  ) {
+    this.paths = files.map((f) => f.path);
+  }
+
+  verify(): Promise<void> {
+    this.running ??= this.check();
+    return this.running;
+  }
+
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.stopped = true;
+      await this.running?.catch(() => undefined);
+      await Promise.all(this.files.map((f) => f.fh.close()));
+    })();
+    return this.closed;
+  }
+
+  private async check(): Promise<void> {
+    if (this.stopped) throw new AgentError('cancelled', `verification of ${this.dir} was stopped`);
+    const problems: Problem[] = [];
+    await forEachLimited(this.files, PARALLEL_FILES, async (f, buf) => {
+      let h: FileHash;
+      try {
+        h = await hashOpen(f.fh, f.st, buf, () => this.stopped);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (err instanceof ChangedError || code === 'EIO') {
+          problems.push({ path: f.path, what: `unreadable or changed while being verified: ${errorMessage(err)}` });
+          return;
+        }
+        throw err;
+      }
+      if (h.digest !== f.want) {
+        problems.push({ path: f.path, what: `content differs (xxh64 ${h.digest}, expected ${f.want})` });
         return;
       }
-      throw err;
-    }
-    if (h.digest !== f.want) problems.push({ path: f.path, what: `content differs (xxh64 ${h.digest}, expected ${f.want})` });
-  });
+      // Whoever opens the path must have found the bytes just hashed: the
+      // same inode, not written to since (a write moves mtime and ctime).
+      const now = await f.fh.stat();
+      const there = await fsp.lstat(path.join(this.dir, f.path)).catch(() => undefined);
+      if (!sameFile(now, f.st) || now.mtimeMs !== f.st.mtimeMs || now.ctimeMs !== f.st.ctimeMs) {
+        problems.push({ path: f.path, what: 'changed while being verified: written to' });
+      } else if (!there || !sameFile(there, f.st)) {
+        problems.push({ path: f.path, what: 'changed while being verified: another file took its place' });
+      }
+    });
+    if (problems.length > 0) throw mismatch(this.dir, problems);
+  }
+}
 
-  if (problems.length === 0) return;
+/** The same inode, of the same size. */
+function sameFile(a: Stats, b: Stats): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.isFile() && b.isFile();
+}
+
+/** verifyDirectory's error: the first problems by path, then a count of the rest. */
+function mismatch(dir: string, problems: Problem[]): AgentError {
   problems.sort((a, b) => compare(a.path, b.path));
   const shown = problems.slice(0, MAX_PROBLEMS_SHOWN).map((p) => `${p.path}: ${p.what}`);
   const more = problems.length - shown.length;
-  throw new AgentError(
+  return new AgentError(
     'data-loss',
     `${dir} does not match its recorded digest (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${shown.join('; ')}${
       more > 0 ? `; and ${more} more` : ''
@@ -224,29 +364,37 @@ async function hashFile(file: string, buf: Buffer): Promise<FileHash> {
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new ChangedError(`it is now ${describeKind(st)}`);
-    const hasher = new Xxh64(0n);
-    let total = 0;
-    for (;;) {
-      let filled = 0;
-      while (filled < CHUNK_BYTES) {
-        const { bytesRead } = await fh.read(buf, filled, CHUNK_BYTES - filled, total + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      if (filled === 0) break;
-      total += filled;
-      // Checked per chunk, so a file that keeps growing cannot keep us reading.
-      if (total > st.size) throw new ChangedError(`it grew beyond the ${st.size} bytes it had when opened`);
-      hasher.update(buf.subarray(0, filled));
-      if (filled < CHUNK_BYTES) break;
-    }
-    if (total !== st.size) throw new ChangedError(`it shrank to ${total} bytes from the ${st.size} it had when opened`);
-    return { size: total, digest: hasher.digest().toString(16).padStart(16, '0') };
+    return await hashOpen(fh, st, buf);
   } finally {
     await fh.close();
   }
 }
 
+/**
+ * Hashes the regular file open as fh, whose fstat at opening was st; checks
+ * `stop` between chunks and throws AgentError('cancelled') once it says so.
+ */
+async function hashOpen(fh: fsp.FileHandle, st: Stats, buf: Buffer, stop?: () => boolean): Promise<FileHash> {
+  const hasher = new Xxh64(0n);
+  let total = 0;
+  for (;;) {
+    if (stop?.()) throw new AgentError('cancelled', 'verification stopped');
+    let filled = 0;
+    while (filled < CHUNK_BYTES) {
+      const { bytesRead } = await fh.read(buf, filled, CHUNK_BYTES - filled, total + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    if (filled === 0) break;
+    total += filled;
+    // Checked per chunk, so a file that keeps growing cannot keep us reading.
+    if (total > st.size) throw new ChangedError(`it grew beyond the ${st.size} bytes it had when opened`);
+    hasher.update(buf.subarray(0, filled));
+    if (filled < CHUNK_BYTES) break;
+  }
+  if (total !== st.size) throw new ChangedError(`it shrank to ${total} bytes from the ${st.size} it had when opened`);
+  return { size: total, digest: hasher.digest().toString(16).padStart(16, '0') };
+}
 
 /** Runs fn over items with at most `limit` in flight, each worker with its own read buffer. */
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T, buf: Buffer) => Promise<void>): Promise<void> {

@@ -51,9 +51,17 @@ class FakeCriu implements CriuClient {
     await this.onPreDump(run);
   }
 
+  /** Like CRIU: the tree is rebuilt (onRestore), then post-restore (atCommit); a refusal there kills the tree. */
   async restore(run: CriuRun): Promise<{ pid: number }> {
     this.calls.push({ op: 'restore', run });
-    return this.onRestore(run);
+    const restored = await this.onRestore(run);
+    try {
+      await run.atCommit?.();
+    } catch (err) {
+      killQuietly(restored.pid, 'SIGKILL');
+      throw err;
+    }
+    return restored;
   }
 
   only(op: Op): CriuRun {
