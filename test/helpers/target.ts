@@ -63,6 +63,12 @@ export interface StartTargetOptions {
   readyTimeoutMs?: number;
   /** MiB of extra memory the root fills with a pattern, for dumps that take a while; default 0. */
   extraMiB?: number;
+  /**
+   * A directory in which every process of the tree renames its entry
+   * (<pid>.<n> to <pid>.<n+1>) every few ms while it runs: the listing
+   * changes whenever any of it ran (see target.py). Default: none.
+   */
+  witnessDir?: string;
 }
 
 const registry = new Set<Target>();
@@ -202,7 +208,17 @@ export async function startTarget(opts: StartTargetOptions = {}): Promise<Target
   const child = spawn(
     '/usr/bin/python3',
     // -B: no .pyc writes, which would be file writes after start-up.
-    ['-B', TARGET_SCRIPT, '--ready-file', readyFile, '--children', String(children), '--extra-mib', String(opts.extraMiB ?? 0)],
+    [
+      '-B',
+      TARGET_SCRIPT,
+      '--ready-file',
+      readyFile,
+      '--children',
+      String(children),
+      '--extra-mib',
+      String(opts.extraMiB ?? 0),
+      ...(opts.witnessDir ? ['--witness-dir', opts.witnessDir] : []),
+    ],
     { detached: true, stdio: 'ignore' },
   );
   // An object, not two lets: TypeScript would keep them narrowed to null

@@ -33,7 +33,8 @@ function failure<T>(o: Outcome<T>, code: grpc.status, message?: RegExp): grpc.Se
   if (o.ok) throw new Error(`expected ${grpc.status[code]}, but the call succeeded: ${JSON.stringify(o.value)}`);
   const e = o.error;
   if (e.code !== code) throw new Error(`expected ${grpc.status[code]}, got ${grpc.status[e.code] ?? e.code}: ${e.details}`);
-  if (message && !message.test(e.details)) throw new Error(`${grpc.status[code]} as expected, but ${JSON.stringify(e.details)} does not match ${message}`);
+  if (message && !message.test(e.details))
+    throw new Error(`${grpc.status[code]} as expected, but ${JSON.stringify(e.details)} does not match ${message}`);
   return e;
 }
 
@@ -210,12 +211,17 @@ describe('damaged images', () => {
     fs.rmSync(spare, { recursive: true, force: true });
   });
 
-  it('a flipped byte in a pages image, or an image replaced by a symlink to an identical copy, is DATA_LOSS naming the file; nothing is restored', async () => {
-    const t = await startTarget({ children: 1 });
+  it('a flipped byte in a pages image, or an image replaced by a symlink to an identical copy, is DATA_LOSS naming the file; nothing of the tree runs', async () => {
+    const witness = fs.mkdtempSync(path.join(spare, 'witness-'));
+    const t = await startTarget({ children: 1, witnessDir: witness });
     const before = await t.query();
     const id = newId('damaged');
     const d = await call<DumpResponse__Output>(agent.client, 'Dump', { pid: t.pid, checkpoint_id: id });
     await expectAllFree(t.allPids);
+    // Every process of the tree renames its entry here each few ms while it runs.
+    const traces = (): string[] => fs.readdirSync(witness).sort();
+    const lastTraces = traces();
+    expect(lastTraces.map((n) => Number(n.split('.')[0])).sort()).toEqual([...t.allPids].sort());
     const pages = fs
       .readdirSync(d.images_dir)
       .filter((n) => /^pages-\d+\.img$/.test(n))
@@ -225,13 +231,18 @@ describe('damaged images', () => {
     const name = pages?.n ?? '';
     const file = path.join(d.images_dir, name);
     const restoreLogs = (): string[] => fs.readdirSync(d.images_dir).filter((n) => n.startsWith('restore-'));
-    const nothingRestored = async (): Promise<void> => {
-      // The agent refused before CRIU ran: no restore log, every pid free.
-      expect(restoreLogs()).toEqual([]);
+    const nothingRan = async (): Promise<void> => {
+      // Every pid free (whatever CRIU rebuilt was killed and reaped) ...
+      await expectAllFree(t.allPids);
+      // ... and none of it ever ran: the witness entries are where the dump left them.
+      await sleep(500);
       for (const pid of t.allPids) expect(await pidInUse(pid)).toBe(false);
+      expect(traces()).toEqual(lastTraces);
     };
 
-    // One byte flipped in the middle of the largest pages image.
+    // One byte flipped in the middle of the largest pages image. The page
+    // images are hashed while CRIU restores, so CRIU ran (its log is kept),
+    // rebuilt the tree, and was told at post-restore to kill it.
     const offset = Math.floor((pages?.size ?? 0) / 2);
     const fd = fs.openSync(file, 'r+');
     const byte = Buffer.alloc(1);
@@ -243,9 +254,13 @@ describe('damaged images', () => {
       grpc.status.DATA_LOSS,
       new RegExp(`${escape(name)}: content differs`),
     );
-    await nothingRestored();
+    await nothingRan();
+    const logsAfterFlip = restoreLogs();
+    expect(logsAfterFlip).toHaveLength(1);
+    expect(fs.readFileSync(path.join(d.images_dir, logsAfterFlip[0] ?? ''), 'utf8')).not.toMatch(/Restore finished successfully/);
 
-    // Undone, then the image replaced by a symlink to a byte-identical copy.
+    // Undone, then the image replaced by a symlink to a byte-identical copy:
+    // refused before CRIU ran (no new restore log).
     const fd2 = fs.openSync(file, 'r+');
     fs.writeSync(fd2, byte, 0, 1, offset);
     fs.closeSync(fd2);
@@ -258,9 +273,11 @@ describe('damaged images', () => {
       grpc.status.DATA_LOSS,
       new RegExp(`${escape(name)}: a symlink to ${escape(copy)} replaced the regular file`),
     );
-    await nothingRestored();
+    expect(restoreLogs()).toEqual(logsAfterFlip);
+    await nothingRan();
 
-    // With the original bytes back in place, the same checkpoint restores.
+    // With the original bytes back in place, the same checkpoint restores,
+    // and the witness shows the tree running again.
     fs.rmSync(file);
     fs.copyFileSync(copy, file);
     const r = await call<RestoreResponse__Output>(agent.client, 'Restore', { checkpoint_id: id });
@@ -269,6 +286,9 @@ describe('damaged images', () => {
     const s = await t.query(5000);
     expect(s.mem_sha256_now).toBe(s.mem_sha256_at_start);
     expect(s.counter).toBeGreaterThanOrEqual(before.counter);
+    await waitFor('every process of the restored tree to leave a trace', () =>
+      traces().filter((n) => !lastTraces.includes(n)).length === t.allPids.length ? true : undefined,
+    );
   });
 });
 
@@ -500,9 +520,7 @@ describe('20 concurrent requests on 5 trees', () => {
       }
     })();
 
-    const requests = trees.flatMap((t, ti) =>
-      [0, 1, 2, 3].map((k) => ({ tree: ti, pid: t.pid, id: `cc-${process.pid}-t${ti}-r${k}` })),
-    );
+    const requests = trees.flatMap((t, ti) => [0, 1, 2, 3].map((k) => ({ tree: ti, pid: t.pid, id: `cc-${process.pid}-t${ti}-r${k}` })));
     const outcomes = await Promise.all(
       requests.map((r) =>
         settle(call<DumpResponse__Output>(agent.client, 'Dump', { pid: r.pid, checkpoint_id: r.id, final_state: 'FINAL_STATE_RUNNING' })),
