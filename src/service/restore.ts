@@ -128,14 +128,6 @@ export class RestoreService {
     try {
       try {
         ({ pid } = await this.ctx.criu.restore({ imagesDir, logFile, opts, signal: cancel.signal, cancel: cancel.abort, atCommit }));
-        // The gate is what keeps damaged pages from running: a restore that
-        // never passed it (no post-restore notification) is not trusted.
-        if (!gated) {
-          throw new AgentError(
-            'internal',
-            `CRIU finished the restore of checkpoint ${p.checkpointId} without its post-restore notification; the tree was killed`,
-          );
-        }
       } catch (err) {
         await killProcessesSince(record.pids, sinceTicks);
         if (cancel.signal.aborted) throw cancel.signal.reason;
@@ -145,6 +137,16 @@ export class RestoreService {
           (e: unknown) => e,
         );
         throw damage instanceof AgentError && damage.kind === 'data-loss' ? damage : err;
+      }
+      if (!gated) {
+        // The gate is what keeps damaged pages from running: a restore that
+        // never passed it (no post-restore notification) is not trusted.
+        const tree = await snapshotTree(pid);
+        await killProcessesSince([...new Set([...record.pids, ...(tree?.processes.map((t) => t.pid) ?? [])])], sinceTicks);
+        throw new AgentError(
+          'internal',
+          `CRIU finished the restore of checkpoint ${p.checkpointId} without its post-restore notification, so its page images were not verified; the tree was killed`,
+        );
       }
       if (cancel.signal.aborted) {
         // Cancelled after CRIU's last point of return: the restore completed,

@@ -280,10 +280,10 @@ class Deferred implements DeferredHashes {
       // same inode, not written to since (a write moves mtime and ctime).
       const now = await f.fh.stat();
       const there = await fsp.lstat(path.join(this.dir, f.path)).catch(() => undefined);
-      if (!sameFile(now, f.st) || now.mtimeMs !== f.st.mtimeMs || now.ctimeMs !== f.st.ctimeMs) {
-        problems.push({ path: f.path, what: 'changed while being verified: written to' });
-      } else if (!there || !sameFile(there, f.st)) {
+      if (!there || !sameFile(there, f.st)) {
         problems.push({ path: f.path, what: 'changed while being verified: another file took its place' });
+      } else if (!sameFile(now, f.st) || now.mtimeMs !== f.st.mtimeMs || now.ctimeMs !== f.st.ctimeMs) {
+        problems.push({ path: f.path, what: 'changed while being verified: written to or otherwise modified (mtime or ctime moved)' });
       }
     });
     if (problems.length > 0) throw mismatch(this.dir, problems);

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { xxh64 } from '@node-rs/xxhash';
 
 import { AgentError } from '../../src/errors';
-import { DIGEST_ALGORITHM, digestDirectory, verifyDirectory, type FileDigest } from '../../src/store/digest';
+import { DIGEST_ALGORITHM, digestDirectory, verifyDirectory, verifyDirectoryDeferring, type FileDigest } from '../../src/store/digest';
 import { agentRejection } from '../helpers/errors';
 
 const MiB = 1024 * 1024;
@@ -228,6 +228,91 @@ describe('verifyDirectory', () => {
     await fsp.writeFile(path.join(dir, 'checkpoint.json'), '{"changed": true}');
     await verifyDirectory(dir, partial, { exclude: ['checkpoint.json'] });
     expect((await agentRejection(verifyDirectory(dir, partial))).message).toMatch(/checkpoint\.json: extra regular file/);
+  });
+});
+
+describe('verifyDirectoryDeferring', () => {
+  const pagesOnly = { defer: (p: string) => /^pages-/.test(p) };
+
+  async function flip(name: string, offset: number): Promise<void> {
+    const fh = await fsp.open(path.join(dir, name), 'r+');
+    const b = Buffer.alloc(1);
+    await fh.read(b, 0, 1, offset);
+    b[0] = b[0]! ^ 0x01;
+    await fh.write(b, 0, 1, offset);
+    await fh.close();
+  }
+
+  it('defers the hashing of the files named, and passes on an intact copy', async () => {
+    const d = await verifyDirectoryDeferring(dir, expected, pagesOnly);
+    try {
+      expect([...d.paths].sort()).toEqual(['pages-exact.img', 'pages-nine.img', 'pages-plus-one.img']);
+      await expect(d.verify()).resolves.toBeUndefined();
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('finds damage to the other files at once, and to a deferred one only in verify(), in the same words as verifyDirectory', async () => {
+    await flip('one.img', 0);
+    const now = await agentRejection(verifyDirectoryDeferring(dir, expected, pagesOnly));
+    expect(now.kind).toBe('data-loss');
+    expect(now.message).toMatch(/one\.img: content differs/);
+    await fsp.writeFile(path.join(dir, 'one.img'), contents.get('one.img')!);
+
+    await flip('pages-nine.img', 5 * MiB);
+    const d = await verifyDirectoryDeferring(dir, expected, pagesOnly);
+    try {
+      const later = await agentRejection(d.verify());
+      expect(later.kind).toBe('data-loss');
+      expect(later.message).toMatch(
+        new RegExp(
+          `^${dir} does not match its recorded digest \\(1 problem\\): pages-nine\\.img: content differs \\(xxh64 [0-9a-f]{16}, expected [0-9a-f]{16}\\)$`,
+        ),
+      );
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('checks the size of a deferred file at once', async () => {
+    await fsp.truncate(path.join(dir, 'pages-nine.img'), MiB);
+    expect((await agentRejection(verifyDirectoryDeferring(dir, expected, pagesOnly))).message).toMatch(
+      /pages-nine\.img: size is 1048576 bytes, expected 9437184/,
+    );
+  });
+
+  it('catches a deferred file replaced, after the check, by another with the right bytes', async () => {
+    const d = await verifyDirectoryDeferring(dir, expected, pagesOnly);
+    try {
+      // A reader opening the path now gets the new file, not the one hashed.
+      const other = path.join(dir, '.swap');
+      await fsp.writeFile(other, contents.get('pages-exact.img')!);
+      await fsp.rename(other, path.join(dir, 'pages-exact.img'));
+      expect((await agentRejection(d.verify())).message).toMatch(
+        /pages-exact\.img: changed while being verified: another file took its place/,
+      );
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('catches a deferred file written to after the check, even with the same bytes', async () => {
+    const d = await verifyDirectoryDeferring(dir, expected, pagesOnly);
+    try {
+      await fsp.writeFile(path.join(dir, 'pages-plus-one.img'), contents.get('pages-plus-one.img')!);
+      expect((await agentRejection(d.verify())).message).toMatch(
+        /pages-plus-one\.img: changed while being verified: written to or otherwise modified/,
+      );
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('close() stops a verification: it rejects as cancelled', async () => {
+    const d = await verifyDirectoryDeferring(dir, expected, pagesOnly);
+    await d.close();
+    expect((await agentRejection(d.verify())).kind).toBe('cancelled');
   });
 });
 

@@ -11,6 +11,7 @@ import { pidInUse, readProcess, snapshotTree, treeStatus, waitForTreeStatus } fr
 import { parseListenAddress } from '../../src/listenAddress';
 import { createServices, type DumpParams, type Services } from '../../src/service';
 import { CheckpointStore, RECORD_FILE, type CheckpointRecord } from '../../src/store';
+import { digestDirectory } from '../../src/store/digest';
 import { checkpointRecord } from '../helpers/records';
 import { agentRejection } from '../helpers/errors';
 
@@ -30,6 +31,8 @@ class FakeCriu implements CriuClient {
   onDump: Impl = (run) => writeImages(run);
   onPreDump: Impl = (run) => writeImages(run);
   onRestore: (run: CriuRun) => Promise<{ pid: number }> = () => Promise.reject(new Error('restore not expected'));
+  /** A CRIU that restores without sending post-restore (none does; the agent must not trust one). */
+  skipCommit = false;
 
   version(): Promise<CriuVersion> {
     this.versionCalls++;
@@ -56,7 +59,7 @@ class FakeCriu implements CriuClient {
     this.calls.push({ op: 'restore', run });
     const restored = await this.onRestore(run);
     try {
-      await run.atCommit?.();
+      if (!this.skipCommit) await run.atCommit?.();
     } catch (err) {
       killQuietly(restored.pid, 'SIGKILL');
       throw err;
@@ -442,9 +445,12 @@ describe('Dump', () => {
     expect(criu.calls).toHaveLength(1);
     expect((await store.get('r1'))?.requestId).toBe('client-req-1');
     // Another request id (or none) for the same checkpoint id is still ALREADY_EXISTS.
-    expect((await agentRejection(services.dump.dump(dumpParams(pid, { checkpointId: 'r1', requested: 'RUNNING' }), undefined, 'other')))
-      .kind).toBe('already-exists');
-    expect((await agentRejection(services.dump.dump(dumpParams(pid, { checkpointId: 'r1', requested: 'RUNNING' })))).kind).toBe('already-exists');
+    expect(
+      (await agentRejection(services.dump.dump(dumpParams(pid, { checkpointId: 'r1', requested: 'RUNNING' }), undefined, 'other'))).kind,
+    ).toBe('already-exists');
+    expect((await agentRejection(services.dump.dump(dumpParams(pid, { checkpointId: 'r1', requested: 'RUNNING' })))).kind).toBe(
+      'already-exists',
+    );
   });
 
   it('a Dump cancelled after CRIU passed its last point of return completes: the checkpoint is kept and a retry gets it', async () => {
@@ -458,7 +464,9 @@ describe('Dump', () => {
       controller.abort(reason);
       await finished; // CRIU had been answered post-dump: it completes
     };
-    const err = await agentRejection(services.dump.dump(dumpParams(pid, { checkpointId: 'late', requested: 'RUNNING' }), controller.signal, 'req-late'));
+    const err = await agentRejection(
+      services.dump.dump(dumpParams(pid, { checkpointId: 'late', requested: 'RUNNING' }), controller.signal, 'req-late'),
+    );
     expect(err.kind).toBe('deadline-exceeded');
     finish();
     const retry = await services.dump.dump(dumpParams(pid, { checkpointId: 'late', requested: 'RUNNING' }), undefined, 'req-late');
@@ -692,6 +700,49 @@ describe('Restore', () => {
     expect(criu.only('restore').opts.leave_stopped).toBe(true);
     expect(r.finalState).toBe('STOPPED');
     expect(await status(r.pid)).toBe('stopped');
+  });
+
+  it('hashes the page images while CRIU restores: damage is data-loss at post-restore and the rebuilt tree is killed', async () => {
+    const old = await freePid();
+    const pending = await store.create('d');
+    writeFileSync(path.join(pending.dir, 'pages-1.img'), Buffer.alloc(1 << 20, 7));
+    writeFileSync(path.join(pending.dir, 'core-1.img'), 'core');
+    const files = await digestDirectory(pending.dir);
+    await pending.commit(checkpointRecord('d', { createdAt: new Date().toISOString(), pid: old, pids: [old], files }));
+    writeFileSync(path.join(store.checkpointsDir, 'd', 'pages-1.img'), Buffer.alloc(1 << 20, 8)); // same size, other bytes
+    let restored = 0;
+    criu.onRestore = async () => {
+      restored = await startSleeper();
+      return { pid: restored };
+    };
+    const err = await agentRejection(services.restore.restore({ checkpointId: 'd', requested: 'RUNNING', options: {} }));
+    expect(err.kind).toBe('data-loss');
+    expect(err.message).toMatch(/does not match its recorded digest \(1 problem\): pages-1\.img: content differs/);
+    expect(criu.calls).toHaveLength(1); // CRIU ran: the pages were not read before it
+    await expectStatus(restored, 'gone');
+
+    // A damaged core image (parsed by CRIU) is still refused before CRIU starts.
+    writeFileSync(path.join(store.checkpointsDir, 'd', 'pages-1.img'), Buffer.alloc(1 << 20, 7));
+    writeFileSync(path.join(store.checkpointsDir, 'd', 'core-1.img'), 'CORE');
+    expect((await agentRejection(services.restore.restore({ checkpointId: 'd', requested: 'RUNNING', options: {} }))).message).toMatch(
+      /core-1\.img: content differs/,
+    );
+    expect(criu.calls).toHaveLength(1);
+  });
+
+  it('a restore that never passed post-restore is internal, and its tree is killed', async () => {
+    const old = await freePid();
+    await commitRecord('d', { pid: old, pids: [old] });
+    let restored = 0;
+    criu.skipCommit = true;
+    criu.onRestore = async () => {
+      restored = await startSleeper();
+      return { pid: restored };
+    };
+    const err = await agentRejection(services.restore.restore({ checkpointId: 'd', requested: 'RUNNING', options: {} }));
+    expect(err.kind).toBe('internal');
+    expect(err.message).toMatch(/without its post-restore notification/);
+    await expectStatus(restored, 'gone');
   });
 
   it('passes a CRIU failure on', async () => {
