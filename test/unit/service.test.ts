@@ -730,6 +730,32 @@ describe('Restore', () => {
     expect(criu.calls).toHaveLength(1);
   });
 
+  it('a damaged page image of a parent pre-dump is data-loss at post-restore naming the parent', async () => {
+    const old = await freePid();
+    for (const [id, over] of [
+      ['pre', { kind: 'pre-dump' as const }],
+      ['d', { parentId: 'pre' }],
+    ] as const) {
+      const pending = await store.create(id);
+      writeFileSync(path.join(pending.dir, 'pages-1.img'), Buffer.alloc(1 << 20, 7));
+      const files = await digestDirectory(pending.dir);
+      await pending.commit(checkpointRecord(id, { createdAt: new Date().toISOString(), pid: old, pids: [old], files, ...over }));
+    }
+    writeFileSync(path.join(store.checkpointsDir, 'pre', 'pages-1.img'), Buffer.alloc(1 << 20, 8));
+    let restored = 0;
+    criu.onRestore = async () => {
+      restored = await startSleeper();
+      return { pid: restored };
+    };
+    const err = await agentRejection(services.restore.restore({ checkpointId: 'd', requested: 'RUNNING', options: {} }));
+    expect(err.kind).toBe('data-loss');
+    expect(err.message).toMatch(
+      /^parent checkpoint pre of d: .*pre does not match its recorded digest \(1 problem\): pages-1\.img: content differs/,
+    );
+    expect(criu.calls).toHaveLength(1);
+    await expectStatus(restored, 'gone');
+  });
+
   it('a restore that never passed post-restore is internal, and its tree is killed', async () => {
     const old = await freePid();
     await commitRecord('d', { pid: old, pids: [old] });
