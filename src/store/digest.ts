@@ -1,6 +1,8 @@
 /**
  * Checksums of every file of a checkpoint, so that images damaged or altered
- * after the dump are refused before CRIU restores from them.
+ * after the dump are refused before a restore from them takes effect (before
+ * CRIU starts, or, for files whose hashing is deferred, before the tree CRIU
+ * rebuilt may run: verifyDirectoryDeferring).
  *
  * Digest scheme ("xxh64"): XXH64 (seed 0) of the file's bytes, streamed in
  * 4 MiB reads so that memory stays bounded (images can be GiBs), shown as 16
@@ -188,7 +190,11 @@ export async function verifyDirectoryDeferring(dir: string, expected: FileDigest
     for (const f of toDefer) {
       try {
         const fh = await fsp.open(path.join(dir, f.path), OPEN_FLAGS);
-        opened.push({ ...f, fh, st: await fh.stat() });
+        const st = await fh.stat().catch(async (err: unknown) => {
+          await fh.close();
+          throw err;
+        });
+        opened.push({ ...f, fh, st });
       } catch (err) {
         if (!isGone(err)) throw err;
         problems.push({ path: f.path, what: `unreadable or changed while being verified: ${errorMessage(err)}` });
