@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { AgentError, type ErrorKind } from '../errors';
+import { AgentError, errorMessage, type ErrorKind } from '../errors';
 import type { ProtoGrpcType } from '../generated/agent';
 import type { CheckpointAgentClient } from '../generated/criu_agent/v1/CheckpointAgent';
 import type { MigrationReply__Output } from '../generated/criu_agent/v1/MigrationReply';
@@ -27,6 +27,10 @@ const KINDS: Partial<Record<grpc.status, ErrorKind>> = {
 
 /** A destination's status as this agent's error: the same kind, its message naming the destination. */
 function peerError(address: string, err: grpc.ServiceError): AgentError {
+  if (typeof err.code !== 'number') {
+    // A stream error of grpc-js or Node (e.g. ERR_STREAM_DESTROYED), no status the destination sent.
+    return new AgentError('unavailable', `the call to the destination agent at ${address} failed: ${errorMessage(err)}`, { cause: err });
+  }
   const kind = KINDS[err.code] ?? 'internal';
   const what = err.code === grpc.status.UNAVAILABLE ? `cannot reach the destination agent at ${address}` : `the destination agent at ${address} answered ${grpc.status[err.code]}`;
   return new AgentError(kind, `${what}: ${err.details}`, { cause: err });
@@ -48,6 +52,14 @@ export class GrpcPeerConnector implements PeerConnector {
     const client: CheckpointAgentClient = new proto.criu_agent.v1.CheckpointAgent(address, this.credentials, {
       'grpc.max_receive_message_length': 1 << 24,
     });
+    // Why the call ended, once it did: the destination's status (its refusal), or its end.
+    // Kept here because grpc-js destroys the call once its error was read (by
+    // receive()): a later write returns false and no drain, error or close
+    // follows, so a send must look here first or it waits for ever.
+    let failure: AgentError | undefined;
+    let closed = false;
+    const gone = (): AgentError | undefined =>
+      failure ?? (closed ? new AgentError('unavailable', `the destination agent at ${address} ended the call`) : undefined);
     // Without a connection a streaming call would wait for one forever: connect first, within a bound.
     const ready = new Promise<grpc.ClientDuplexStream<MigrationStep, MigrationReply__Output>>((resolve, reject) => {
       client.waitForReady(Date.now() + CONNECT_TIMEOUT_MS, (err) => {
@@ -57,7 +69,10 @@ export class GrpcPeerConnector implements PeerConnector {
           return;
         }
         const c = client.ReceiveMigration();
+        // The first error is the destination's status; later ones (writes to the ended call) only echo it.
+        c.on('error', (e: grpc.ServiceError) => void (failure ??= peerError(address, e)));
         c.on('status', () => client.close());
+        c.on('close', () => void (closed = true));
         // The caller's cancel or deadline ends the session: the destination then undoes what it did.
         signal?.addEventListener('abort', () => c.cancel(), { once: true });
         resolve(c);
@@ -71,9 +86,11 @@ export class GrpcPeerConnector implements PeerConnector {
         const call = await ready;
         signal?.throwIfAborted();
         if (cancelled) throw new AgentError('cancelled', 'the migration call was abandoned');
+        const ended = gone();
+        if (ended) throw ended;
         if (!call.write(step)) {
-          // The call may have failed before this wait began (its 'error' already emitted): the
-          // caller's abort and the call's end also end the wait.
+          // A write to a call destroyed meanwhile returns false, and nothing follows it.
+          if (call.destroyed) throw gone() ?? new AgentError('unavailable', `the destination agent at ${address} ended the call`);
           await new Promise<void>((resolve, reject) => {
             const done = (): void => {
               call.off('drain', onDrain);
@@ -87,11 +104,11 @@ export class GrpcPeerConnector implements PeerConnector {
             };
             const onError = (err: grpc.ServiceError): void => {
               done();
-              reject(peerError(address, err));
+              reject(failure ?? peerError(address, err));
             };
             const onClose = (): void => {
               done();
-              reject(new AgentError('unavailable', `the call to the destination agent at ${address} ended`));
+              reject(gone() ?? new AgentError('unavailable', `the destination agent at ${address} ended the call`));
             };
             const onAbort = (): void => {
               done();
@@ -112,7 +129,7 @@ export class GrpcPeerConnector implements PeerConnector {
           return r.done ? null : r.value;
         } catch (err) {
           if (signal?.aborted) throw signal.reason;
-          throw peerError(address, err as grpc.ServiceError);
+          throw failure ?? peerError(address, err as grpc.ServiceError);
         }
       },
       end: () => void ready.then((c) => c.end(), () => undefined),
