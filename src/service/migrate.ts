@@ -122,8 +122,10 @@ export class MigrateService {
           restore_options: p.restoreOptions,
         },
       }).catch((err: unknown) => {
-        // The destination may have refused the call before the offer went out (its policy answers at once).
-        throw signal?.aborted ? err : refusal('the destination refused the tree', err);
+        // The destination may have refused the call before the offer went out (its policy answers at once);
+        // one that could not be reached at all says so itself.
+        const unreachable = err instanceof AgentError && err.kind === 'unavailable';
+        throw signal?.aborted || unreachable ? err : refusal('the destination refused the tree', err);
       });
       const accepted = (await replies.expect('accepted', 'the destination refused the tree')).accepted;
       await emit({ step: 'ACCEPTED', message: `destination ${p.destination} accepted checkpoint ${id} (CRIU ${accepted?.criu_version}, kernel ${accepted?.kernel})` });
