@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { PeerTlsFiles } from '../config';
 import { AgentError, errorMessage, type ErrorKind } from '../errors';
 import type { ProtoGrpcType } from '../generated/agent';
@@ -9,6 +10,7 @@ import type { MigrationReply__Output } from '../generated/criu_agent/v1/Migratio
 import type { MigrationStep } from '../generated/criu_agent/v1/MigrationStep';
 import { parseListenAddress } from '../listenAddress';
 import { loadAgentPackageDefinition } from '../proto';
+import { dropIpServerNameWarning } from '../tlsWarnings';
 import type { PeerConnector, PeerSession } from '../service/peer';
 
 /** How long a destination may take to accept the connection. */
@@ -56,9 +58,11 @@ const PEER_TLS_FLAGS = '--peer-tls-ca FILE (the CA of the destination\'s certifi
 export function peerCredentials(address: string, tls: PeerTlsFiles | undefined): grpc.ChannelCredentials {
   if (address.startsWith('unix:')) return grpc.credentials.createInsecure();
   let loopback: boolean;
+  let ip: boolean;
   try {
     const dest = parseListenAddress(address, { tls: true });
     loopback = dest.kind === 'tcp' && dest.loopback;
+    ip = dest.kind === 'tcp' && isIP(dest.host.replace(/^\[|\]$/g, '')) !== 0;
   } catch (err) {
     throw new AgentError('invalid-argument', `destination ${JSON.stringify(address.slice(0, 100))}: ${errorMessage(err)}`);
   }
@@ -73,6 +77,7 @@ export function peerCredentials(address: string, tls: PeerTlsFiles | undefined):
   const ca = tls.ca ? readPem(tls.ca, '--peer-tls-ca', true) : null;
   const cert = tls.cert ? readPem(tls.cert, '--peer-tls-cert', true) : null;
   const key = tls.key ? readPem(tls.key, '--peer-tls-key', false) : null;
+  if (ip) dropIpServerNameWarning();
   try {
     return grpc.credentials.createSsl(ca, key, cert);
   } catch (err) {
@@ -111,11 +116,16 @@ function connected(client: grpc.Client, address: string, signal?: AbortSignal): 
   return new Promise<void>((resolve, reject) => {
     const fail = (why: string): void =>
       reject(new AgentError('unavailable', `cannot reach the destination agent at ${address}: ${why}`));
+    // The caller's cancel or deadline ends the wait at once (a settled promise ignores what follows).
+    signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
     const step = (): void => {
       if (signal?.aborted) return reject(signal.reason as Error);
       const state = channel.getConnectivityState(true);
       if (state === grpc.connectivityState.READY) return resolve();
-      if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) {
+      // Closed by the session's cancel: grpc-js throws for calls and watches on it.
+      if (state === grpc.connectivityState.SHUTDOWN) return fail('the migration call was abandoned');
+      if (Date.now() >= deadline) return fail(`no connection within ${CONNECT_TIMEOUT_MS / 1000} s`);
+      if (state === grpc.connectivityState.TRANSIENT_FAILURE) {
         // The health service's path: a call that reached a server by now would be harmless.
         client.makeUnaryRequest(
           '/grpc.health.v1.Health/Check',
@@ -123,11 +133,11 @@ function connected(client: grpc.Client, address: string, signal?: AbortSignal): 
           (b: Buffer) => b,
           {},
           { deadline: Date.now() + 2000 },
-          (err) => fail(err ? err.details.replace(/\.? ?Resolution note: *$/, '') : 'the connection failed'),
+          // No error: the channel connected meanwhile; look again.
+          (err) => (err ? fail(err.details.replace(/\.? ?Resolution note: *$/, '')) : step()),
         );
         return;
       }
-      if (Date.now() >= deadline) return fail(`no connection within ${CONNECT_TIMEOUT_MS / 1000} s`);
       channel.watchConnectivityState(state, deadline, step);
     };
     step();
