@@ -40,7 +40,7 @@ export async function startAgent(config: AgentConfig, log: Logger, criu: CriuCli
   });
   // Test-only GPU fault (see gpu/faults.ts); unset on real nodes.
   const gpu = withTestFault(new CudaDriver(), process.env[TEST_GPU_FAULT_ENV]);
-  const migration = isMigrationCapable(criu) ? { criu, peers: new GrpcPeerConnector(), log } : undefined;
+  const migration = isMigrationCapable(criu) ? { criu, peers: new GrpcPeerConnector(config.peerTls), log } : undefined;
   const services = createServices({ config, criu, store, gpu, recovered }, migration);
   await services.continue.forgetStale();
   return startServer(config, services, log);

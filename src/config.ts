@@ -42,6 +42,21 @@ export interface AgentConfig {
   readonly maxCallsPerClient?: number;
   /** Registries for PushCheckpoint/PullCheckpoint: auth file, plain-HTTP allow-list, CA per registry. */
   readonly registry?: RegistryConfig;
+  /** Client TLS towards other agents (Migrate's destination); unset: peers over TCP only on loopback, in plaintext. */
+  readonly peerTls?: PeerTlsFiles;
+}
+
+/**
+ * PEM files the agent dials its peers with (absolute paths, read at each
+ * migration so a renewed certificate is used at once). Any of them set: every
+ * TCP peer is dialed over TLS; unix socket peers never are.
+ */
+export interface PeerTlsFiles {
+  /** CA bundle the destination's certificate must chain to; unset: the system's roots. */
+  readonly ca?: string;
+  /** This agent's client certificate and key (mTLS): the destination's policy authorizes its identity. Both or neither. */
+  readonly cert?: string;
+  readonly key?: string;
 }
 
 /** How the agent talks to OCI registries (src/registry/). */
@@ -117,6 +132,9 @@ const SOURCES = {
   registryAuthFile: ['CRIU_AGENT_REGISTRY_AUTH_FILE', '--registry-auth-file'],
   registryInsecure: ['CRIU_AGENT_REGISTRY_INSECURE', '--registry-insecure'],
   registryCa: ['CRIU_AGENT_REGISTRY_CA', '--registry-ca'],
+  peerTlsCa: ['CRIU_AGENT_PEER_TLS_CA', '--peer-tls-ca'],
+  peerTlsCert: ['CRIU_AGENT_PEER_TLS_CERT', '--peer-tls-cert'],
+  peerTlsKey: ['CRIU_AGENT_PEER_TLS_KEY', '--peer-tls-key'],
 } as const;
 
 /**
@@ -181,6 +199,9 @@ export function reportConfig(sources: ConfigSources = {}): ConfigReport {
     registryAuthFile: config.registry?.authFile ?? null,
     registryInsecure: [...(config.registry?.insecure ?? [])],
     registryCa: Object.entries(config.registry?.caFiles ?? {}).map(([h, f]) => `${h}=${f}`),
+    peerTlsCa: config.peerTls?.ca ?? null,
+    peerTlsCert: config.peerTls?.cert ?? null,
+    peerTlsKey: config.peerTls?.key ?? null,
   };
   const settings = {} as ConfigReport['settings'];
   for (const key of KEYS) {
@@ -322,6 +343,24 @@ function resolveConfig({ argv = [], env = process.env }: ConfigSources): Resolve
     insecure: Object.freeze(registryInsecure),
     caFiles: Object.freeze(caFiles),
   });
+  // Client TLS towards other agents: the same files as the server's may serve (a certificate valid for clientAuth too).
+  const peerTlsCa = str('peerTlsCa');
+  const peerTlsCert = str('peerTlsCert');
+  const peerTlsKey = str('peerTlsKey');
+  if (peerTlsCert && !peerTlsKey) throw new ConfigError(`${where('peerTlsCert')}: a client certificate for peers needs its private key too (--peer-tls-key FILE)`);
+  if (peerTlsKey && !peerTlsCert) throw new ConfigError(`${where('peerTlsKey')}: a private key for peers needs its certificate too (--peer-tls-cert FILE)`);
+  const peerTls: PeerTlsFiles | undefined =
+    peerTlsCa || peerTlsCert
+      ? Object.freeze({
+          ...(peerTlsCa ? { ca: readableFile(peerTlsCa, where('peerTlsCa'), "CA bundle of the peers' certificates") } : {}),
+          ...(peerTlsCert && peerTlsKey
+            ? {
+                cert: readableFile(peerTlsCert, where('peerTlsCert'), 'client certificate for peers'),
+                key: readableFile(peerTlsKey, where('peerTlsKey'), 'private key for peers'),
+              }
+            : {}),
+        })
+      : undefined;
   const criuSocket = raw.criuSocket === undefined ? undefined : String(raw.criuSocket);
   const found = raw.criuPath === undefined ? findCriu(env) : undefined;
   const config: AgentConfig = {
@@ -345,6 +384,7 @@ function resolveConfig({ argv = [], env = process.env }: ConfigSources): Resolve
     allowUids: Object.freeze(allowUids),
     maxCallsPerClient: intIn(raw.maxCallsPerClient, 1, 10_000, where('maxCallsPerClient')),
     registry,
+    peerTls,
   };
   for (const l of listeners) Object.freeze(l);
   if (config.metricsListen) Object.freeze(config.metricsListen);
@@ -452,6 +492,9 @@ const FILE_TYPES: Record<Key, 'string' | 'integer' | 'string or integer' | 'list
   registryInsecure: 'list of strings',
   // HOST[:PORT]=/path/ca.pem entries, as --registry-ca takes them.
   registryCa: 'list of strings',
+  peerTlsCa: 'string',
+  peerTlsCert: 'string',
+  peerTlsKey: 'string',
 };
 
 /** A JSON value as a person would name its type in a message. */

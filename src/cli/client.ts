@@ -11,6 +11,7 @@ import type { CheckpointChunk, CheckpointChunk__Output } from '../generated/criu
 import { loadAgentPackageDefinition, loaderOptions } from '../proto';
 import { REQUEST_ID_KEY } from '../server/unary';
 import { UsageError, str, type FlagSpec, type FlagValues } from './args';
+import { dropIpServerNameWarning } from '../tlsWarnings';
 
 /** Where the CLI finds the agent unless --address or CRIU_AGENT_ADDRESS says otherwise (the agent's default --listen). */
 export const DEFAULT_ADDRESS = 'unix:/run/criu-agent/agent.sock';
@@ -137,24 +138,6 @@ function readCertificate(s: TlsSetting): Buffer {
 /** The host of a host:port address, without an IPv6 address's brackets. */
 export function hostOf(address: string): string {
   return address.slice(0, address.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
-}
-
-let ipServerNameWarningDropped = false;
-
-/**
- * grpc-js sends the host dialed as the TLS server name (SNI), and Node warns
- * on stderr when that is an IP (DEP0123: RFC 6066 allows only host names
- * there). The certificate is still checked against the IP, so the warning
- * tells an operator nothing and would clutter every probe's output: drop that
- * one warning, and only in a CLI dialing an IP without --tls-server-name.
- */
-function dropIpServerNameWarning(): void {
-  if (ipServerNameWarningDropped) return;
-  ipServerNameWarningDropped = true;
-  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
-  process.emitWarning = (...args: unknown[]) => {
-    if (args[2] !== 'DEP0123') emit(...args);
-  };
 }
 
 export type AgentMethod =

@@ -15,6 +15,7 @@ const SERVE_USAGE = `usage: criu-agent serve [--listen ADDR]... [--state-dir DIR
                         [--metrics-listen HOST:PORT] [--socket-group GROUP]
                         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--policy FILE.json]
                         [--allow-cgroup PREFIX]... [--allow-uid UID]... [--max-calls-per-client N]
+                        [--peer-tls-ca FILE] [--peer-tls-cert FILE --peer-tls-key FILE]
 
 Runs the agent.
 
@@ -40,6 +41,9 @@ Runs the agent.
                                 /run/containers/0/auth.json, then ~/.docker/config.json
   --registry-insecure HOST[:PORT]   reach this registry over plain HTTP (repeatable); others need HTTPS
   --registry-ca HOST[:PORT]=FILE    verify this registry's certificate with this CA bundle (repeatable)
+  --peer-tls-ca FILE            Migrate: verify destination agents' certificates with this CA (PEM); default the system's roots
+  --peer-tls-cert FILE, --peer-tls-key FILE   Migrate: this agent's client certificate and key for destinations requiring mTLS
+                                (any --peer-tls-* option: TCP destinations over TLS; without, only loopback ones, plaintext)
   --config FILE.json   settings by name, e.g. {"stateDir": "/srv/criu"}; default $CRIU_AGENT_CONFIG
 Every option can also be set as CRIU_AGENT_<NAME> in the environment (e.g. CRIU_AGENT_STATE_DIR);
 flags win over the environment, which wins over the file. \`criu-agent config print\` shows the result.`;

@@ -121,6 +121,11 @@ export class MigrateService {
           final_state: finalState === 'STOPPED' ? 'FINAL_STATE_STOPPED' : 'FINAL_STATE_RUNNING',
           restore_options: p.restoreOptions,
         },
+      }).catch((err: unknown) => {
+        // The destination may have refused the call before the offer went out (its policy answers at once);
+        // one that could not be reached at all says so itself.
+        const unreachable = err instanceof AgentError && err.kind === 'unavailable';
+        throw signal?.aborted || unreachable ? err : refusal('the destination refused the tree', err);
       });
       const accepted = (await replies.expect('accepted', 'the destination refused the tree')).accepted;
       await emit({ step: 'ACCEPTED', message: `destination ${p.destination} accepted checkpoint ${id} (CRIU ${accepted?.criu_version}, kernel ${accepted?.kernel})` });
@@ -235,6 +240,12 @@ export class MigrateService {
   }
 }
 
+/** A failure of the call to the destination, prefixed with the step it failed; keeps its kind (the destination's status). */
+function refusal(failure: string, err: unknown): AgentError {
+  const kind = err instanceof AgentError ? err.kind : 'unavailable';
+  return new AgentError(kind, `${failure}: ${errorMessage(err)}`, { cause: err });
+}
+
 function us(ns: bigint): number {
   return Number(ns / 1000n);
 }
@@ -280,9 +291,7 @@ class Replies {
         throw new AgentError('internal', `${failure}: the destination answered ${r.reply ?? 'nothing'} where ${kind} was due`);
       }
       if (this.error !== undefined) {
-        const e = this.error;
-        const kindOf = e instanceof AgentError ? e.kind : 'unavailable';
-        throw new AgentError(kindOf, `${failure}: ${errorMessage(e)}`, { cause: e });
+        throw refusal(failure, this.error);
       }
       if (this.ended) throw new AgentError('unavailable', `${failure}: the destination ended the call`);
       await new Promise<void>((resolve) => (this.waiter = resolve));

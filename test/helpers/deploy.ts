@@ -113,7 +113,19 @@ export function policyExampleText(): string {
 }
 
 /** Flags whose values are files or folders of the agent's, and so are moved by {@link relocate}. */
-const PATH_FLAGS = new Set(['--listen', '--state-dir', '--tls-cert', '--tls-key', '--tls-client-ca', '--policy', '--criu-socket', '--config']);
+const PATH_FLAGS = new Set([
+  '--listen',
+  '--state-dir',
+  '--tls-cert',
+  '--tls-key',
+  '--tls-client-ca',
+  '--peer-tls-ca',
+  '--peer-tls-cert',
+  '--peer-tls-key',
+  '--policy',
+  '--criu-socket',
+  '--config',
+]);
 /** Flags whose absolute values name something else (a cgroup, the criu binary) and stay. */
 const KEPT_FLAGS = new Set(['--allow-cgroup', '--criu-path']);
 const TCP_FLAGS = new Set(['--listen', '--metrics-listen']);

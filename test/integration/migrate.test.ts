@@ -14,6 +14,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ListCheckpointsResponse__Output } from '../../src/generated/criu_agent/v1/ListCheckpointsResponse';
 import type { MigrateEvent__Output } from '../../src/generated/criu_agent/v1/MigrateEvent';
+import { AgentError } from '../../src/errors';
+import { GrpcPeerConnector } from '../../src/peer/grpc';
 import { pidInUse, snapshotTree, treeStatus, waitForPidFree } from '../../src/proctree';
 import { call, startAgent, type AgentProcess } from '../helpers/agent';
 import { CLI, outcome } from '../helpers/cli';
@@ -238,6 +240,66 @@ describe('refusals before anything is frozen', () => {
     } finally {
       await strict.dispose();
     }
+  });
+});
+
+describe('a destination that refuses the call at once, before its first answer', () => {
+  let strict: AgentProcess;
+  beforeAll(async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-mrefuse-'));
+    const policy = path.join(dir, 'policy.json');
+    fs.writeFileSync(policy, JSON.stringify({ roles: { r: ['Check'] }, bindings: [{ identity: 'uid:0', role: 'r' }] }));
+    strict = await startAgent({ dir, args: ['--policy', policy], namespaced: true });
+  });
+  afterAll(async () => {
+    await strict?.dispose();
+  });
+
+  // The authorization interceptor answers ReceiveMigration as soon as its
+  // headers arrive. Once that answer was read (before the source sent its
+  // offer: a source slow to build it), grpc-js has destroyed the call: a write
+  // then returns false and no drain, error or close follows. The send must
+  // answer the destination's status instead of waiting for ever.
+  it("the peer client: a send after the refusal was read rejects with the destination's status", async () => {
+    const session = new GrpcPeerConnector().open(`unix:${strict.socket}`);
+    try {
+      const refused = await session.receive().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(refused).toBeInstanceOf(AgentError);
+      expect(refused).toMatchObject({ kind: 'permission-denied' });
+      const sent = await session.send({ offer: { checkpoint_id: newId('early') } }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(sent).toBeInstanceOf(AgentError);
+      expect(sent).toMatchObject({ kind: 'permission-denied' });
+      expect((sent as AgentError).message).toMatch(
+        new RegExp(`^the destination agent at unix:${strict.socket} answered PERMISSION_DENIED: identity uid:0 may not call ReceiveMigration`),
+      );
+    } finally {
+      session.cancel();
+    }
+  });
+
+  it('Migrate of a tree of 200 processes (its offer takes a while to build): PERMISSION_DENIED at once, the tree runs on, nothing on the destination', async () => {
+    // Reading the memory of 200 processes for the offer takes longer than the refusal's round trip on a unix socket.
+    const t = await startTarget({ children: 200 });
+    for (let i = 0; i < 3; i++) {
+      const id = newId('refused');
+      const { events, error } = await migrate({ pid: t.pid, destination: `unix:${strict.socket}`, checkpoint_id: id });
+      expect(events).toEqual([]);
+      expect(error?.code).toBe(grpc.status.PERMISSION_DENIED);
+      expect(error?.details).toMatch(
+        new RegExp(
+          `^the destination refused the tree: the destination agent at unix:${strict.socket} answered PERMISSION_DENIED: identity uid:0 may not call ReceiveMigration; allowed: Check; the tree runs on on the source \\(pid ${t.pid}\\) and nothing was left on the destination$`,
+        ),
+      );
+      expect(checkpointDirs(strict.stateDir).filter((n) => n.includes(id))).toEqual([]);
+    }
+    await expectRunningHere(t.pid);
+    await t.query();
   });
 });
 

@@ -232,6 +232,9 @@ describe('loadConfig validation names the source and the bad value', () => {
     ['registryAuthFile', 3],
     ['registryInsecure', 5000],
     ['registryCa', [{ host: 'a' }]],
+    ['peerTlsCa', 1],
+    ['peerTlsCert', ['a']],
+    ['peerTlsKey', {}],
   ])('refuses %s: %j in the config file, naming the key', (key, value) => {
     const file = configFile({ [key]: value }, `${key}.json`);
     const err = configError(['--config', file]);
@@ -241,7 +244,8 @@ describe('loadConfig validation names the source and the bad value', () => {
   it('checks the type of every setting (a test above covers each key)', () => {
     const covered = new Set(['listen', 'stateDir', 'criuPath', 'criuSocket', 'socketMode', 'criuLogLevel', 'pidWaitMs', 'logLevel',
       'maxConcurrentOperations', 'retainMaxCount', 'retainMaxBytes', 'metricsListen', 'socketGroup', 'tlsCert', 'tlsKey', 'tlsClientCa',
-      'policy', 'allowCgroup', 'allowUid', 'maxCallsPerClient', 'registryAuthFile', 'registryInsecure', 'registryCa']);
+      'policy', 'allowCgroup', 'allowUid', 'maxCallsPerClient', 'registryAuthFile', 'registryInsecure', 'registryCa', 'peerTlsCa',
+      'peerTlsCert', 'peerTlsKey']);
     expect(Object.keys(reportConfig({ argv: [], env: NO_ENV }).settings).filter((k) => !covered.has(k))).toEqual([]);
   });
 
@@ -361,6 +365,9 @@ describe('reportConfig (criu-agent config print)', () => {
         'registryAuthFile',
         'registryInsecure',
         'registryCa',
+        'peerTlsCa',
+        'peerTlsCert',
+        'peerTlsKey',
       ].sort(),
     );
   });
@@ -508,5 +515,42 @@ describe('security settings (issue #5)', () => {
     expect(configError(['--policy', path.join(tmp, 'none.json')]).message).toMatch(/^flag --policy: cannot read the policy file .*none.json: ENOENT/);
     const unbound = file('unbound.json', JSON.stringify({ roles: {}, bindings: [{ identity: 'x', role: 'admin' }] }));
     expect(configError(['--policy', unbound]).message).toMatch(/bindings\[0\]: no role "admin"/);
+  });
+});
+
+describe('client TLS towards peers (Migrate, issue #13)', () => {
+  const file = (name: string): string => {
+    const f = path.join(tmp, name);
+    writeFileSync(f, 'x');
+    return f;
+  };
+
+  it('has none by default: peers are dialed in plaintext (unix, loopback)', () => {
+    expect(loadConfig({ argv: [], env: NO_ENV }).peerTls).toBeUndefined();
+  });
+
+  it('takes the CA, certificate and key from flags, the environment or the file, as absolute paths', () => {
+    const [ca, cert, key] = [file('ca.pem'), file('me.pem'), file('me.key')];
+    const fromFlags = loadConfig({ argv: ['--peer-tls-ca', ca, '--peer-tls-cert', cert, '--peer-tls-key', key], env: NO_ENV });
+    expect(fromFlags.peerTls).toEqual({ ca, cert, key });
+    expect(Object.isFrozen(fromFlags.peerTls)).toBe(true);
+    expect(loadConfig({ argv: [], env: { CRIU_AGENT_PEER_TLS_CA: ca } }).peerTls).toEqual({ ca });
+    const fromFile = loadConfig({ argv: ['--config', configFile({ peerTlsCert: cert, peerTlsKey: key })], env: NO_ENV });
+    expect(fromFile.peerTls).toEqual({ cert, key });
+    const report = reportConfig({ argv: ['--peer-tls-ca', ca], env: NO_ENV }).settings;
+    expect(report.peerTlsCa).toMatchObject({ value: ca, source: 'flag --peer-tls-ca', env: 'CRIU_AGENT_PEER_TLS_CA', flag: '--peer-tls-ca' });
+    expect(report.peerTlsCert.value).toBeNull();
+  });
+
+  it('refuses a certificate without its key, a key without its certificate, and an unreadable file, naming the flag', () => {
+    const cert = file('me.pem');
+    expect(configError(['--peer-tls-cert', cert]).message).toBe(
+      'flag --peer-tls-cert: a client certificate for peers needs its private key too (--peer-tls-key FILE)',
+    );
+    expect(configError(['--peer-tls-key', cert]).message).toBe('flag --peer-tls-key: a private key for peers needs its certificate too (--peer-tls-cert FILE)');
+    const missing = path.join(tmp, 'nope.pem');
+    expect(configError(['--peer-tls-ca', missing]).message).toMatch(
+      new RegExp(`^flag --peer-tls-ca: the CA bundle of the peers' certificates ${missing} cannot be read: ENOENT`),
+    );
   });
 });
