@@ -1,17 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { X509Certificate, randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { errorMessage } from '../errors';
 import type { ProtoGrpcType } from '../generated/agent';
 import type { CheckpointAgentClient } from '../generated/criu_agent/v1/CheckpointAgent';
 import type { CheckpointChunk, CheckpointChunk__Output } from '../generated/criu_agent/v1/CheckpointChunk';
 import { loadAgentPackageDefinition, loaderOptions } from '../proto';
 import { REQUEST_ID_KEY } from '../server/unary';
 import { UsageError, str, type FlagSpec, type FlagValues } from './args';
-import { dropIpServerNameWarning } from '../tlsWarnings';
+import { clientTlsCredentials, dropIpServerNameWarning, type ClientTlsFiles, type TlsSetting } from '../tlsClient';
 
 /** Where the CLI finds the agent unless --address or CRIU_AGENT_ADDRESS says otherwise (the agent's default --listen). */
 export const DEFAULT_ADDRESS = 'unix:/run/criu-agent/agent.sock';
@@ -39,19 +37,15 @@ export const CONNECTION_FLAGS_HELP = `  --address ADDR     the agent: unix:/path
   --tls-server-name NAME   TLS: the name the agent's certificate carries, when ADDR is an IP; default $CRIU_AGENT_CLIENT_TLS_SERVER_NAME
                      (any --tls-* option or variable connects over TLS, to a host:port ADDR)`;
 
-/** A TLS setting's value and where it came from ("--tls-ca" or "environment variable ..."), for messages. */
-export interface TlsSetting {
-  readonly value: string;
-  readonly from: string;
-}
+export type { TlsSetting };
 
-/** TLS to the agent; any setting present means TLS. */
-export interface ClientTlsOptions {
-  /** PEM CA certificates the agent's certificate must chain to; absent: the system's roots. */
-  readonly ca?: TlsSetting;
-  /** PEM client certificate and its key, for an agent requiring client certificates (mTLS); both or neither. */
-  readonly cert?: TlsSetting;
-  readonly key?: TlsSetting;
+/**
+ * TLS to the agent; any setting present means TLS. ca: PEM CA certificates the
+ * agent's certificate must chain to (absent: the system's roots); cert and
+ * key: the client certificate and its key, for an agent requiring client
+ * certificates (mTLS), both or neither.
+ */
+export interface ClientTlsOptions extends ClientTlsFiles {
   /** The name the agent's certificate must carry, instead of the host dialed. */
   readonly serverName?: TlsSetting;
 }
@@ -98,41 +92,13 @@ export function resolveTarget(values: FlagValues, env: NodeJS.ProcessEnv): Agent
 export function clientCredentials(target: AgentTarget): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
   const tls = target.tls;
   if (!tls) return { credentials: grpc.credentials.createInsecure(), options: {} };
-  const ca = tls.ca ? readCertificate(tls.ca) : null;
-  const cert = tls.cert ? readCertificate(tls.cert) : null;
-  const key = tls.key ? readTlsFile(tls.key) : null;
-  let credentials: grpc.ChannelCredentials;
-  try {
-    credentials = grpc.credentials.createSsl(ca, key, cert);
-  } catch (err) {
-    // The certificate parsed already: what is left is a key that is not PEM or not the certificate's.
-    throw new UsageError(`${tls.key?.from} ${tls.key?.value}: not the private key of ${tls.cert?.from} ${tls.cert?.value} (${errorMessage(err)})`);
-  }
+  const credentials = clientTlsCredentials(tls, (message) => new UsageError(message));
   const name = tls.serverName?.value;
   if (name === undefined) {
     if (isIP(hostOf(target.address))) dropIpServerNameWarning();
     return { credentials, options: {} };
   }
   return { credentials, options: { 'grpc.ssl_target_name_override': name, 'grpc.default_authority': name } };
-}
-
-function readTlsFile(s: TlsSetting): Buffer {
-  try {
-    return fs.readFileSync(s.value);
-  } catch (err) {
-    throw new UsageError(`${s.from} ${s.value}: cannot read it (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`);
-  }
-}
-
-/** grpc-js takes a CA file without a certificate in it and then trusts nothing: refuse it here, naming the file. */
-function readCertificate(s: TlsSetting): Buffer {
-  const pem = readTlsFile(s);
-  try {
-    new X509Certificate(pem);
-  } catch (err) {
-    throw new UsageError(`${s.from} ${s.value}: not a PEM certificate (${errorMessage(err)})`);
-  }
-  return pem;
 }
 
 /** The host of a host:port address, without an IPv6 address's brackets. */

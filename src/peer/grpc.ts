@@ -1,6 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import * as fs from 'node:fs';
-import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { PeerTlsFiles } from '../config';
 import { AgentError, errorMessage, type ErrorKind } from '../errors';
@@ -10,7 +8,7 @@ import type { MigrationReply__Output } from '../generated/criu_agent/v1/Migratio
 import type { MigrationStep } from '../generated/criu_agent/v1/MigrationStep';
 import { parseListenAddress } from '../listenAddress';
 import { loadAgentPackageDefinition } from '../proto';
-import { dropIpServerNameWarning } from '../tlsWarnings';
+import { clientTlsCredentials, dropIpServerNameWarning, type TlsSetting } from '../tlsClient';
 import type { PeerConnector, PeerSession } from '../service/peer';
 
 /** How long a destination may take to accept the connection. */
@@ -74,33 +72,12 @@ export function peerCredentials(address: string, tls: PeerTlsFiles | undefined):
         `start it with ${PEER_TLS_FLAGS} (or CRIU_AGENT_PEER_TLS_CA, CRIU_AGENT_PEER_TLS_CERT, CRIU_AGENT_PEER_TLS_KEY)`,
     );
   }
-  const ca = tls.ca ? readPem(tls.ca, '--peer-tls-ca', true) : null;
-  const cert = tls.cert ? readPem(tls.cert, '--peer-tls-cert', true) : null;
-  const key = tls.key ? readPem(tls.key, '--peer-tls-key', false) : null;
   if (ip) dropIpServerNameWarning();
-  try {
-    return grpc.credentials.createSsl(ca, key, cert);
-  } catch (err) {
-    throw new AgentError('failed-precondition', `--peer-tls-key ${tls.key}: not the private key of --peer-tls-cert ${tls.cert} (${errorMessage(err)})`);
-  }
-}
-
-function readPem(file: string, flag: string, certificate: boolean): Buffer {
-  let pem: Buffer;
-  try {
-    pem = fs.readFileSync(file);
-  } catch (err) {
-    throw new AgentError('failed-precondition', `${flag} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)})`);
-  }
-  if (certificate) {
-    // grpc-js takes a CA file without a certificate in it and then trusts nothing: refuse it here, naming the file.
-    try {
-      new X509Certificate(pem);
-    } catch (err) {
-      throw new AgentError('failed-precondition', `${flag} ${file}: not a PEM certificate (${errorMessage(err)})`);
-    }
-  }
-  return pem;
+  const setting = (value: string | undefined, flag: string): TlsSetting | undefined => (value ? { value, from: flag } : undefined);
+  return clientTlsCredentials(
+    { ca: setting(tls.ca, '--peer-tls-ca'), cert: setting(tls.cert, '--peer-tls-cert'), key: setting(tls.key, '--peer-tls-key') },
+    (message) => new AgentError('failed-precondition', message),
+  );
 }
 
 /**
