@@ -205,18 +205,8 @@ export async function verifyDirectoryDeferring(dir: string, expected: FileDigest
         problems.push({ path: f.path, what: 'changed while being verified: it is no longer the file first found' });
     }
     await forEachLimited(toHash, PARALLEL_FILES, async (f, buf) => {
-      let h: FileHash;
-      try {
-        h = await hashFile(path.join(dir, f.path), buf);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (err instanceof ChangedError || isGone(err) || code === 'EIO') {
-          problems.push({ path: f.path, what: `unreadable or changed while being verified: ${errorMessage(err)}` });
-          return;
-        }
-        throw err;
-      }
-      if (h.digest !== f.want) problems.push({ path: f.path, what: `content differs (xxh64 ${h.digest}, expected ${f.want})` });
+      const problem = await hashProblem(f.path, f.want, () => hashFile(path.join(dir, f.path), buf));
+      if (problem) problems.push(problem);
     });
     if (problems.length > 0) throw mismatch(dir, problems);
   } catch (err) {
@@ -267,19 +257,9 @@ class Deferred implements DeferredHashes {
     if (this.stopped) throw new AgentError('cancelled', `verification of ${this.dir} was stopped`);
     const problems: Problem[] = [];
     await forEachLimited(this.files, PARALLEL_FILES, async (f, buf) => {
-      let h: FileHash;
-      try {
-        h = await hashOpen(f.fh, f.st, buf, () => this.stopped);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (err instanceof ChangedError || code === 'EIO') {
-          problems.push({ path: f.path, what: `unreadable or changed while being verified: ${errorMessage(err)}` });
-          return;
-        }
-        throw err;
-      }
-      if (h.digest !== f.want) {
-        problems.push({ path: f.path, what: `content differs (xxh64 ${h.digest}, expected ${f.want})` });
+      const problem = await hashProblem(f.path, f.want, () => hashOpen(f.fh, f.st, buf, () => this.stopped));
+      if (problem) {
+        problems.push(problem);
         return;
       }
       // Whoever opens the path must have found the bytes just hashed: the
@@ -294,6 +274,25 @@ class Deferred implements DeferredHashes {
     });
     if (problems.length > 0) throw mismatch(this.dir, problems);
   }
+}
+
+/**
+ * What is wrong with one file whose digest should be `want`, hashed by
+ * `hash`: undefined when it matches; a read that shows the file damaged or
+ * changed is a problem of that file, any other failure is thrown.
+ */
+async function hashProblem(relPath: string, want: string, hash: () => Promise<FileHash>): Promise<Problem | undefined> {
+  let h: FileHash;
+  try {
+    h = await hash();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (err instanceof ChangedError || isGone(err) || code === 'EIO') {
+      return { path: relPath, what: `unreadable or changed while being verified: ${errorMessage(err)}` };
+    }
+    throw err;
+  }
+  return h.digest === want ? undefined : { path: relPath, what: `content differs (xxh64 ${h.digest}, expected ${want})` };
 }
 
 /** The same inode, of the same size. */
