@@ -624,6 +624,16 @@ describe('PreDump', () => {
 });
 
 describe('Restore', () => {
+  /** The fake CRIU rebuilds "the tree" as a sleeper; the result gives its pid once it started. */
+  function rebuildsSleeper(): () => number {
+    let pid = 0;
+    criu.onRestore = async () => {
+      pid = await startSleeper();
+      return { pid };
+    };
+    return () => pid;
+  }
+
   it('of a pre-dump is failed-precondition', async () => {
     await commitRecord('pre-1', { kind: 'pre-dump', pid: 4242, pids: [4242], finalState: 'RUNNING' });
     const err = await agentRejection(services.restore.restore({ checkpointId: 'pre-1', requested: 'RUNNING', options: {} }));
@@ -710,16 +720,12 @@ describe('Restore', () => {
     const files = await digestDirectory(pending.dir);
     await pending.commit(checkpointRecord('d', { createdAt: new Date().toISOString(), pid: old, pids: [old], files }));
     writeFileSync(path.join(store.checkpointsDir, 'd', 'pages-1.img'), Buffer.alloc(1 << 20, 8)); // same size, other bytes
-    let restored = 0;
-    criu.onRestore = async () => {
-      restored = await startSleeper();
-      return { pid: restored };
-    };
+    const restored = rebuildsSleeper();
     const err = await agentRejection(services.restore.restore({ checkpointId: 'd', requested: 'RUNNING', options: {} }));
     expect(err.kind).toBe('data-loss');
     expect(err.message).toMatch(/does not match its recorded digest \(1 problem\): pages-1\.img: content differs/);
     expect(criu.calls).toHaveLength(1); // CRIU ran: the pages were not read before it
-    await expectStatus(restored, 'gone');
+    await expectStatus(restored(), 'gone');
 
     // A damaged core image (parsed by CRIU) is still refused before CRIU starts.
     writeFileSync(path.join(store.checkpointsDir, 'd', 'pages-1.img'), Buffer.alloc(1 << 20, 7));
@@ -742,33 +748,25 @@ describe('Restore', () => {
       await pending.commit(checkpointRecord(id, { createdAt: new Date().toISOString(), pid: old, pids: [old], files, ...over }));
     }
     writeFileSync(path.join(store.checkpointsDir, 'pre', 'pages-1.img'), Buffer.alloc(1 << 20, 8));
-    let restored = 0;
-    criu.onRestore = async () => {
-      restored = await startSleeper();
-      return { pid: restored };
-    };
+    const restored = rebuildsSleeper();
     const err = await agentRejection(services.restore.restore({ checkpointId: 'd', requested: 'RUNNING', options: {} }));
     expect(err.kind).toBe('data-loss');
     expect(err.message).toMatch(
       /^parent checkpoint pre of d: .*pre does not match its recorded digest \(1 problem\): pages-1\.img: content differs/,
     );
     expect(criu.calls).toHaveLength(1);
-    await expectStatus(restored, 'gone');
+    await expectStatus(restored(), 'gone');
   });
 
   it('a restore that never passed post-restore is internal, and its tree is killed', async () => {
     const old = await freePid();
     await commitRecord('d', { pid: old, pids: [old] });
-    let restored = 0;
     criu.skipCommit = true;
-    criu.onRestore = async () => {
-      restored = await startSleeper();
-      return { pid: restored };
-    };
+    const restored = rebuildsSleeper();
     const err = await agentRejection(services.restore.restore({ checkpointId: 'd', requested: 'RUNNING', options: {} }));
     expect(err.kind).toBe('internal');
     expect(err.message).toMatch(/without its post-restore notification/);
-    await expectStatus(restored, 'gone');
+    await expectStatus(restored(), 'gone');
   });
 
   it('passes a CRIU failure on', async () => {
