@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm run bench [-- OPTIONS]: builds what the bench needs, then runs it
-# (bench/README.md). Like scripts/prepare.sh, but the native addon is built
+# (bench/README.md); BENCH_ENTRY=migrate runs bench/migrate.ts instead of
+# bench/main.ts (npm run bench:migrate). Like scripts/prepare.sh, but the native addon is built
 # only when it is missing, so a bench never replaces the addon under a
 # running test.
 set -euo pipefail
@@ -19,7 +20,7 @@ fi
 npm run --silent build:ts
 npx tsc -p bench/tsconfig.json
 
-run=(node --enable-source-maps dist/bench/bench/main.js "$@")
+run=(node --enable-source-maps "dist/bench/bench/${BENCH_ENTRY:-main}.js" "$@")
 # Orphaned zombies are reaped at once by a subreaper instead of by PID 1.
 run=(/usr/bin/python3 bench/subreaper.py "${run[@]}")
 for arg in "$@"; do
