@@ -10,13 +10,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import type { ListCheckpointsResponse__Output } from '../../src/generated/criu_agent/v1/ListCheckpointsResponse';
-import type { MigrateEvent__Output } from '../../src/generated/criu_agent/v1/MigrateEvent';
 import { snapshotTree, treeStatus, waitForPidFree } from '../../src/proctree';
-import { call, startAgent, type AgentProcess } from '../helpers/agent';
+import { startAgent, type AgentProcess } from '../helpers/agent';
 import { CertDir } from '../helpers/certs';
 import { killAllTargets, startTarget, type TargetState } from '../helpers/target';
 import { checkpointDirs } from '../helpers/transfer';
+import { inNamespacesOf, listedIds, migrateEvents, queryInNamespacesOf, type MigrateOutcome } from '../helpers/migrate';
 
 jest.setTimeout(120_000);
 
@@ -37,32 +36,10 @@ let plain: AgentProcess;
 let seq = 0;
 const newId = (what: string): string => `${what}-${process.pid}-${seq++}`;
 
-interface Outcome {
-  events: MigrateEvent__Output[];
-  error?: grpc.ServiceError;
-}
-
-function migrate(src: AgentProcess, req: object): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const events: MigrateEvent__Output[] = [];
-    const c = src.client.Migrate(req);
-    c.on('data', (e: MigrateEvent__Output) => events.push(e));
-    c.on('error', (error: grpc.ServiceError) => resolve({ events, error }));
-    c.on('end', () => resolve({ events }));
-  });
-}
-
-const listed = async (agent: AgentProcess): Promise<string[]> =>
-  (await call<ListCheckpointsResponse__Output>(agent.client, 'ListCheckpoints', {})).checkpoints.map((c) => c.checkpoint_id);
-
-function inDst(cmd: string[]): string {
-  return execFileSync('nsenter', ['-t', String(dst.pid), '-n', '-p', '-m', '--', ...cmd], { encoding: 'utf8', timeout: 10_000 });
-}
-
-function queryInDst(port: number): TargetState {
-  const py = `import socket;s=socket.create_connection(('127.0.0.1',${port}),5);print(s.makefile().readline(),end='')`;
-  return JSON.parse(inDst(['python3', '-c', py])) as TargetState;
-}
+const migrate = (src: AgentProcess, req: object): Promise<MigrateOutcome> => migrateEvents(src.client, req);
+const listed = listedIds;
+const inDst = (cmd: string[]): string => inNamespacesOf(dst, cmd);
+const queryInDst = (port: number): TargetState => queryInNamespacesOf(dst, port);
 
 async function expectRefusedAndRunning(src: AgentProcess, code: grpc.status, details: RegExp): Promise<void> {
   const t = await startTarget({ children: 1 });

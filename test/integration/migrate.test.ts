@@ -12,15 +12,14 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ListCheckpointsResponse__Output } from '../../src/generated/criu_agent/v1/ListCheckpointsResponse';
-import type { MigrateEvent__Output } from '../../src/generated/criu_agent/v1/MigrateEvent';
 import { AgentError } from '../../src/errors';
 import { GrpcPeerConnector } from '../../src/peer/grpc';
 import { pidInUse, snapshotTree, treeStatus, waitForPidFree } from '../../src/proctree';
-import { call, startAgent, type AgentProcess } from '../helpers/agent';
+import { startAgent, type AgentProcess } from '../helpers/agent';
 import { CLI, outcome } from '../helpers/cli';
 import { killAllTargets, startTarget, type TargetState } from '../helpers/target';
 import { checkpointDirs } from '../helpers/transfer';
+import { inNamespacesOf, listedIds, migrateEvents, queryInNamespacesOf, type MigrateOutcome } from '../helpers/migrate';
 
 jest.setTimeout(120_000);
 
@@ -29,39 +28,10 @@ let dst: AgentProcess;
 let seq = 0;
 const newId = (what: string): string => `${what}-${process.pid}-${seq++}`;
 
-interface Outcome {
-  events: MigrateEvent__Output[];
-  error?: grpc.ServiceError;
-}
-
-/** Runs Migrate on the source; with cancelAt, cancels the call when that step's event arrives. */
-function migrate(req: object, opts: { cancelAt?: string; onEvent?: (e: MigrateEvent__Output) => void } = {}): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const events: MigrateEvent__Output[] = [];
-    const c = src.client.Migrate(req);
-    c.on('data', (e: MigrateEvent__Output) => {
-      events.push(e);
-      opts.onEvent?.(e);
-      if (opts.cancelAt && e.step === opts.cancelAt) c.cancel();
-    });
-    c.on('error', (error: grpc.ServiceError) => resolve({ events, error }));
-    c.on('end', () => resolve({ events }));
-  });
-}
-
-const listed = async (agent: AgentProcess): Promise<string[]> =>
-  (await call<ListCheckpointsResponse__Output>(agent.client, 'ListCheckpoints', {})).checkpoints.map((c) => c.checkpoint_id);
-
-/** Runs a command in the destination's namespaces (network, pid, mount). */
-function inDst(cmd: string[], input?: string): string {
-  return execFileSync('nsenter', ['-t', String(dst.pid), '-n', '-p', '-m', '--', ...cmd], { encoding: 'utf8', input, timeout: 10_000 });
-}
-
-/** A target's answer, asked inside the destination's network namespace. */
-function queryInDst(port: number): TargetState {
-  const py = `import socket;s=socket.create_connection(('127.0.0.1',${port}),5);print(s.makefile().readline(),end='')`;
-  return JSON.parse(inDst(['python3', '-c', py])) as TargetState;
-}
+const migrate = (req: object, opts: Parameters<typeof migrateEvents>[2] = {}): Promise<MigrateOutcome> => migrateEvents(src.client, req, opts);
+const listed = listedIds;
+const inDst = (cmd: string[], input?: string): string => inNamespacesOf(dst, cmd, input);
+const queryInDst = (port: number): TargetState => queryInNamespacesOf(dst, port);
 
 /**
  * Live (not zombie) pids inside the destination's pid namespace. The agent is
@@ -344,7 +314,7 @@ describe('failures after the freeze resume the tree on the source', () => {
     const doomed = await startAgent({ namespaced: true });
     try {
       const t = await startTarget({ children: 1, extraMiB: 8 });
-      const { error } = await new Promise<Outcome>((resolve) => {
+      const { error } = await new Promise<MigrateOutcome>((resolve) => {
         void migrate({ pid: t.pid, destination: `unix:${doomed.socket}` }, {
           onEvent: (e) => {
             if (e.step === 'MIGRATE_STEP_ACCEPTED') void doomed.stop('SIGKILL');
