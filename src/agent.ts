@@ -43,6 +43,13 @@ export async function startAgent(config: AgentConfig, log: Logger, criu: CriuCli
   const migration = isMigrationCapable(criu) ? { criu, peers: new GrpcPeerConnector(config.peerTls), log } : undefined;
   const services = createServices({ config, criu, store, gpu, recovered }, migration);
   await services.continue.forgetStale();
+  void recovered.then(async () => {
+    try {
+      for (const line of await services.migrate.resumeInterrupted()) log.warn({ migration: line }, 'an earlier run of this agent was killed in the middle of a migration');
+    } catch (err) {
+      log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not resume the trees of migrations an earlier run left');
+    }
+  });
   return startServer(config, services, log);
 }
 

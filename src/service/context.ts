@@ -39,6 +39,8 @@ export class ServiceContext {
   readonly inFlight = new InFlight();
   readonly limiter: Limiter;
   readonly stopped: StoppedTrees;
+  /** Trees a Migrate holds on this node, frozen or stopped, until the destination has them. */
+  readonly migrating: StoppedTrees;
   readonly restoring: RestoreJournal;
   readonly kernel = os.release();
   private featuresCache?: Promise<CriuFeatures>;
@@ -49,6 +51,7 @@ export class ServiceContext {
   constructor(readonly deps: ServiceDeps) {
     this.limiter = new Limiter(deps.config.maxConcurrentOperations);
     this.stopped = new StoppedTrees(deps.store.stateDir);
+    this.migrating = new StoppedTrees(deps.store.stateDir, 'migrating.json');
     this.restoring = new RestoreJournal(deps.store.stateDir);
     this.gpu = new GpuCheckpointer(deps.gpu ?? new CudaDriver(), {
       lockTimeoutMs: GPU_LOCK_TIMEOUT_MS,

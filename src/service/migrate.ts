@@ -9,7 +9,7 @@ import type { DumpOptions__Output } from '../generated/criu_agent/v1/DumpOptions
 import type { MigrateMode } from '../generated/criu_agent/v1/MigrateMode';
 import type { MigrationReply__Output } from '../generated/criu_agent/v1/MigrationReply';
 import type { RestoreOptions__Output } from '../generated/criu_agent/v1/RestoreOptions';
-import { continueTree, estimateMemoryBytes, signalTree, snapshotTree, treeStatus } from '../proctree';
+import { continueTree, estimateMemoryBytes, readStartTime, signalTree, snapshotTree, treeStatus } from '../proctree';
 import { validateCheckpointId } from '../store';
 import { checkpointChain, chunkToWire, readCheckpoints } from '../transfer';
 import type { ServiceContext } from './context';
@@ -100,6 +100,7 @@ export class MigrateService {
 
     let session: PeerSession | undefined;
     let relay: DumpRelay | undefined;
+    let held = false;
     let dumped = false;
     let killed = false;
     let restoredPid: number | undefined;
@@ -131,6 +132,12 @@ export class MigrateService {
       await emit({ step: 'ACCEPTED', message: `destination ${p.destination} accepted checkpoint ${id} (CRIU ${accepted?.criu_version}, kernel ${accepted?.kernel})` });
 
       relay = await DumpRelay.listen(session);
+      // Written before the freeze: if this agent dies while the tree is held stopped for the
+      // destination, the next start resumes it (resumeInterrupted) instead of leaving it stopped for good.
+      const startTime = await readStartTime(p.pid);
+      if (startTime === null) throw new AgentError('not-found', `pid ${p.pid} exited before the migration began`);
+      await this.ctx.migrating.add({ pid: p.pid, startTime, by: `migration into checkpoint ${id} to ${p.destination}`, since: new Date().toISOString(), checkpointId: id });
+      held = true;
       const dumpStarted = process.hrtime.bigint();
       const dump = await this.dumper.dump(
         { pid: p.pid, checkpointId: id, requested: 'STOPPED', parentId: '', options: p.options, pageServer: { address: '127.0.0.1', port: relay.port } },
@@ -195,8 +202,27 @@ export class MigrateService {
       relay?.close();
       // The source's copy has no pages (they went to the destination): never leave it listed.
       if (dumped) await this.ctx.store.remove(id).catch(() => undefined);
+      if (held) await this.ctx.migrating.remove(p.pid).catch(() => undefined);
       release();
     }
+  }
+
+  /**
+   * At start-up, once the earlier run's CRIU processes are gone: the trees an
+   * earlier run held stopped for a migration it never finished run on here.
+   * (If the destination had restored its copy, it keeps it STOPPED and says
+   * so; it never runs there without the source's commit.) The checkpoint the
+   * migration wrote here has no pages: it goes. Returns what it did.
+   */
+  async resumeInterrupted(): Promise<string[]> {
+    const done: string[] = [];
+    for (const t of await this.ctx.migrating.all()) {
+      const resumed = (await readStartTime(t.pid)) === t.startTime ? await this.resume(t.pid) : `pid ${t.pid} is gone`;
+      if (t.checkpointId) await this.ctx.store.remove(t.checkpointId).catch(() => undefined);
+      done.push(`${t.by}: ${resumed}`);
+      await this.ctx.migrating.remove(t.pid);
+    }
+    return done;
   }
 
   /** The mode to use: UNSPECIFIED picks the best this node supports (the destination checks its side). */

@@ -9,20 +9,24 @@ export interface StoppedTree {
   /** What stopped it, e.g. "dump into checkpoint web-1". */
   by: string;
   since: string;
+  /** migrating.json: the checkpoint the migration writes here (its pages go to the destination, so it is never kept). */
+  checkpointId?: string;
 }
 
 /**
  * Trees the agent left stopped, kept in <stateDir>/stopped.json so that the
  * agent still knows, after a restart, which stopped trees are its own to
- * Continue. Written atomically (temporary file, then rename).
+ * Continue. Written atomically (temporary file, then rename). Migrate keeps
+ * a second list (migrating.json) of the trees it holds stopped for a
+ * destination, which a restart resumes.
  */
 export class StoppedTrees {
   private readonly file: string;
   /** Mutations run one after another: concurrent operations must not lose each other's entries. */
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(stateDir: string) {
-    this.file = path.join(stateDir, 'stopped.json');
+  constructor(stateDir: string, file = 'stopped.json') {
+    this.file = path.join(stateDir, file);
   }
 
   async all(): Promise<StoppedTree[]> {

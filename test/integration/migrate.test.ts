@@ -310,6 +310,34 @@ describe('failures after the freeze resume the tree on the source', () => {
     expect(await listed(src)).not.toContain(id);
   });
 
+  it('the source agent is killed while it holds the tree stopped: its next start resumes the tree, nothing is left on the destination', async () => {
+    let source = await startAgent();
+    try {
+      const t = await startTarget({ children: 1, extraMiB: 8 });
+      const id = newId('srckill');
+      const { error } = await new Promise<MigrateOutcome>((resolve) => {
+        void migrateEvents(source.client, { pid: t.pid, destination: `unix:${dst.socket}`, checkpoint_id: id }, {
+          onEvent: (e) => {
+            if (e.step === 'MIGRATE_STEP_DUMPED') void source.stop('SIGKILL');
+          },
+        }).then(resolve);
+      });
+      expect(error).toBeDefined();
+      // Killed after the dump: nothing of that agent resumes the tree any more.
+      expect(treeStatus(await snapshotTree(t.pid))).toBe('stopped');
+      source = await source.restart();
+      for (let i = 0; i < 200 && treeStatus(await snapshotTree(t.pid)) !== 'running'; i++) await new Promise((r) => setTimeout(r, 50));
+      await expectRunningHere(t.pid);
+      await t.query();
+      expect(source.output()).toContain('an earlier run of this agent was killed in the middle of a migration');
+      await expectNothingOnDst(id);
+      for (const pid of t.allPids) expect(dstPids()).not.toContain(pid);
+      expect(await listed(source)).not.toContain(id);
+    } finally {
+      await source.dispose();
+    }
+  });
+
   it('the destination dies during the migration: the tree is resumed here and the error says so', async () => {
     const doomed = await startAgent({ namespaced: true });
     try {
