@@ -14,6 +14,7 @@ import { startBenchAgent, startFloorServer, statusName, type BenchAgent, type Fl
 import { digestProbe, type DigestProbeResult } from './lib/digestProbe';
 import { proctreeProbe, type ProctreeProbeResult } from './lib/proctreeProbe';
 import { cliDump, cliRestore, criuLogSpanMs, phasesOf, resolveCriu } from './lib/criu';
+import { renderChart, type ChartInput } from './lib/chart';
 import {
   concurrencyTable,
   digestTable,
@@ -665,8 +666,12 @@ async function main(): Promise<void> {
   };
   // Times to the µs: enough, and the file stays small.
   const round = (_k: string, v: unknown): unknown => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v);
-  await fsp.writeFile(o.out, JSON.stringify(json, round, 1) + '\n');
+  const text = JSON.stringify(json, round, 1) + '\n';
+  await fsp.writeFile(o.out, text);
   await fsp.writeFile(o.out.replace(/\.json$/, '') + '.md', md + '\n');
+  // The chart of the Dump/Restore rows (bench/lib/chart.ts), drawn from the JSON as written so that
+  // `npm run bench:chart -- FILE.json` redraws the very same SVG without running the bench again.
+  if (ops.length) await fsp.writeFile(o.out.replace(/\.json$/, '') + '.svg', renderChart(JSON.parse(text) as ChartInput));
   progress(`wrote ${o.out} (${totalS.toFixed(0)} s in all)`);
 }
 
