@@ -1,4 +1,5 @@
 import type { Phases } from './criu';
+import { fmtMs } from './util';
 
 /**
  * The SVG chart of a bench run (issue #15): per workload and operation, the
@@ -46,11 +47,6 @@ export function escapeXml(s: string): string {
 /** Numbers in attributes: short, and never `NaN` (which would make the SVG invalid). */
 function n(x: number): string {
   return Number.isFinite(x) ? String(Math.round(x * 10) / 10) : '0';
-}
-
-function fmtMs(ms: number): string {
-  if (!Number.isFinite(ms)) return '–';
-  return ms >= 100 ? ms.toFixed(0) : ms.toFixed(1);
 }
 
 /**
