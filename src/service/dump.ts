@@ -4,7 +4,7 @@ import type { DumpOptions__Output } from '../generated/criu_agent/v1/DumpOptions
 import { readDumpStats, type DumpStats } from '../criu/stats';
 import { AgentError, errorMessage } from '../errors';
 import { resolveFinalState, type FinalState, type Operation, type RequestedState } from '../finalState';
-import { continueTree, estimateMemoryBytes, readCommandLine, readStartTime, snapshotTree, treeStatus } from '../proctree';
+import { continueTree, estimateMemoryBytes, readCommandLine, readStartTime, signalTree, snapshotTree, treeStatus } from '../proctree';
 import { RECORD_FILE, validateCheckpointId, type CheckpointRecord } from '../store';
 import { DIGEST_ALGORITHM, digestDirectory, type FileDigest } from '../store/digest';
 import { abortedOr, linkedAbort, untilAborted, withLogMoved, type ServiceContext } from './context';
@@ -222,16 +222,18 @@ export class DumpService {
         files = await digestDirectory(pending.dir, { exclude: [logFile, RECORD_FILE] });
       }
     } catch (err) {
-      // CRIU failed after the checkpoint was made (it resumed the tree or not; see below): kept.
-      if (early) return this.failedAfterCommit(err, p, early.dir, logFile);
-      const kept = await pending.discard(logFile);
-      await this.ctx.resumeIfLeftStopped(p.pid, statusBefore);
-      // GPU: the tree runs again; give every process its GPU state back.
-      const gpuLeft = gpu ? await gpu.abort() : [];
-      const failure = withLogMoved(abortedOr(err, cancel.signal), path.join(pending.dir, logFile), kept);
-      if (gpuLeft.length > 0 && failure instanceof Error)
-        failure.message += `; giving the GPU state back also failed: ${gpuLeft.join('; ')}`;
-      throw failure;
+      if (!early) {
+        const kept = await pending.discard(logFile);
+        await this.ctx.resumeIfLeftStopped(p.pid, statusBefore);
+        // GPU: the tree runs again; give every process its GPU state back.
+        const gpuLeft = gpu ? await gpu.abort() : [];
+        const failure = withLogMoved(abortedOr(err, cancel.signal), path.join(pending.dir, logFile), kept);
+        if (gpuLeft.length > 0 && failure instanceof Error)
+          failure.message += `; giving the GPU state back also failed: ${gpuLeft.join('; ')}`;
+        throw failure;
+      }
+      // CRIU failed after the checkpoint was made: the agent finishes the DEAD itself.
+      await this.finishDeadAfterCommit(err, p, startTime, early.dir, logFile);
     }
     if (early) {
       // CRIU writes stats-dump after post-dump: its figures go into the
@@ -309,21 +311,35 @@ export class DumpService {
   }
 
   /**
-   * CRIU failed after the agent had made a DEAD dump's checkpoint and
-   * answered post-dump (CRIU was killed, or failed while applying the final
-   * state): the checkpoint is complete and stays; the tree was not killed by
-   * CRIU, so it is made to run again as it did before.
+   * CRIU died after the agent had made a DEAD dump's checkpoint and answered
+   * post-dump (only something outside the agent kills it then: a cancel
+   * after the commit is kept, see criu/client.ts). Once post-dump is
+   * answered the dump stands, as it does when the agent itself crashes
+   * there; CRIU would have killed the tree next, so the agent does, and the
+   * call succeeds: a caller never finds a complete checkpoint listed by a
+   * Dump that failed. Only when the tree cannot be killed does it fail.
    */
-  private async failedAfterCommit(err: unknown, p: DumpParams, dir: string, logFile: string): Promise<never> {
-    const snap = await snapshotTree(p.pid);
-    const status = treeStatus(snap);
-    if (snap && (status === 'stopped' || status === 'mixed')) await continueTree(snap);
-    throw new AgentError(
-      'aborted',
-      `CRIU failed after checkpoint ${p.checkpointId} was complete (${errorMessage(err)}); the checkpoint is kept at ${dir}, ` +
-        `and the tree of pid ${p.pid} was ${status === 'gone' ? 'killed' : 'not killed: it runs on'} (restore the checkpoint, or delete it with DeleteCheckpoint)`,
-      { cause: err, details: { criuLog: path.join(dir, logFile) } },
-    );
+  private async finishDeadAfterCommit(err: unknown, p: DumpParams, startTime: number | null, dir: string, logFile: string): Promise<void> {
+    // The same tree, not a process that took its pid after it died.
+    if (startTime !== null && (await readStartTime(p.pid)) === startTime) {
+      // Stopped first, so that no process forks past the snapshot that is killed.
+      const running = await snapshotTree(p.pid);
+      if (running) await signalTree(running, 'SIGSTOP');
+      const stopped = await snapshotTree(p.pid);
+      if (stopped) await signalTree(stopped, 'SIGKILL');
+    }
+    try {
+      await this.ctx.verifyFinalState(p.pid, 'DEAD', `dump into checkpoint ${p.checkpointId}`);
+    } catch (failure) {
+      const snap = await snapshotTree(p.pid);
+      if (snap) await continueTree(snap);
+      throw new AgentError(
+        'aborted',
+        `CRIU failed after checkpoint ${p.checkpointId} was complete (${errorMessage(err)}), and the tree of pid ${p.pid} could not be killed ` +
+          `(${errorMessage(failure)}): it runs on; the checkpoint is kept at ${dir} (restore it elsewhere, or delete it with DeleteCheckpoint)`,
+        { cause: err, details: { criuLog: path.join(dir, logFile) } },
+      );
+    }
   }
 
   private async requireParent(parentId: string): Promise<string> {

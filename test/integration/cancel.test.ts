@@ -224,6 +224,31 @@ describe('the agent killed once a DEAD dump is complete', () => {
   });
 });
 
+describe('CRIU killed once a DEAD dump is complete', () => {
+  it('SIGKILL of CRIU right after post-dump: the agent kills the tree as asked and answers OK; the checkpoint is listed and restores', async () => {
+    const agent = await startAgent({ env: { [FAULTS]: 'dump:post-dump:after:kill-criu' } });
+    try {
+      const t = await startTarget({ children: 2, extraMiB: 32 });
+      const before = await t.query();
+      const id = newId('dead-criu-killed');
+      const r = await call<DumpResponse__Output>(agent.client, 'Dump', { pid: t.pid, checkpoint_id: id, final_state: 'FINAL_STATE_DEAD' });
+      expect(r.final_state).toBe('FINAL_STATE_DEAD');
+      await waitFor('CRIU gone', () => (criuOf(agent).length === 0 ? true : undefined), 30_000);
+      for (const pid of t.allPids) expect(await waitForPidFree(pid, 15_000)).toBe(true);
+      const got = await call<Checkpoint__Output>(agent.client, 'GetCheckpoint', { checkpoint_id: id });
+      expect(got.final_state).toBe('FINAL_STATE_DEAD');
+      expect(fs.readdirSync(path.join(agent.stateDir, 'checkpoints')).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+      const restored = await call<RestoreResponse__Output>(agent.client, 'Restore', { checkpoint_id: id });
+      expect(restored.pid).toBe(t.pid);
+      const s = await t.query(5000);
+      expect(s.mem_sha256_now).toBe(before.mem_sha256_at_start);
+      expect(s.children).toEqual([...t.childPids]);
+    } finally {
+      await agent.dispose();
+    }
+  });
+});
+
 describe('a start while an earlier run\'s CRIU is still rolling back', () => {
   it('serves at once: reads answer while that CRIU runs, a Dump waits until it is gone, and its temporary directory is swept then', async () => {
     const agent = await startAgent();
