@@ -190,11 +190,13 @@ export class DumpService {
       files: digests,
       ...(gpuReport.length > 0 ? { gpu: gpuReport } : {}),
     });
-    // A DEAD dump's tree is killed as soon as post-dump is answered: the
-    // checkpoint is made complete and listed before that (CRIU's images are
-    // all written then), so that a full disk makes CRIU resume the tree
-    // instead, and a crash of the agent afterwards leaves the checkpoint.
-    // Other final states keep the tree: their digests wait until it runs again.
+    // A DEAD dump's tree is killed, a STOPPED one's stopped, as soon as
+    // post-dump is answered: the checkpoint is made complete and listed
+    // before that (CRIU's images are all written then), so that a full disk
+    // makes CRIU resume the tree instead, and a crash of the agent afterwards
+    // leaves the checkpoint (never a tree stopped with nothing to show for
+    // it). Digesting then costs a STOPPED tree nothing: it does not run on
+    // either way. A RUNNING dump's digests wait until the tree runs again.
     let early: { dir: string; files: FileDigest[] } | undefined;
     const cancel = linkedAbort(signal);
     // GPU (./gpu.ts): Lock + Checkpoint before CRIU freezes the tree.
@@ -203,11 +205,22 @@ export class DumpService {
       const treePids = before.processes.map((proc) => proc.pid);
       if (op === 'pre-dump') await this.ctx.gpu.refusePreDump(treePids);
       else gpu = await this.ctx.gpu.beforeDump(treePids);
+      const stoppedBy = `${op} into checkpoint ${p.checkpointId}`;
       const atCommit =
-        op === 'dump' && applied === 'DEAD'
+        op === 'dump' && applied !== 'RUNNING'
           ? async (): Promise<void> => {
               const digests = await digestDirectory(pending.dir, { exclude: [logFile, RECORD_FILE] });
-              early = { dir: await pending.commit(record(digests, undefined, gpu?.report() ?? [])), files: digests };
+              const dir = await pending.commit(record(digests, undefined, gpu?.report() ?? []));
+              if (applied === 'STOPPED' && startTime !== null) {
+                try {
+                  await this.ctx.stopped.add({ pid: p.pid, startTime, by: stoppedBy, since: new Date().toISOString() });
+                } catch (err) {
+                  // CRIU resumes the tree on this failure: its checkpoint goes too.
+                  await this.ctx.store.remove(p.checkpointId);
+                  throw err;
+                }
+              }
+              early = { dir, files: digests };
             }
           : undefined;
       const run = { imagesDir: pending.dir, logFile, opts, signal: cancel.signal, cancel: cancel.abort, atCommit };
@@ -232,8 +245,8 @@ export class DumpService {
           failure.message += `; giving the GPU state back also failed: ${gpuLeft.join('; ')}`;
         throw failure;
       }
-      // CRIU failed after the checkpoint was made: the agent finishes the DEAD itself.
-      await this.finishDeadAfterCommit(err, p, startTime, early.dir, logFile);
+      // CRIU failed after the checkpoint was made: the agent applies the final state itself.
+      await this.finishAfterCommit(err, p, applied, startTime, early.dir, logFile);
     }
     if (early) {
       // CRIU writes stats-dump after post-dump: its figures go into the
@@ -263,24 +276,20 @@ export class DumpService {
     if (early) {
       finalDir = early.dir;
       // Best effort: when it cannot be rewritten (a full disk), the early
-      // record stands, complete but without statistics.
-      if (stats) await this.ctx.store.rewriteRecord(made).catch(() => undefined);
+      // record stands, complete but without statistics (or the GPU steps
+      // after the dump).
+      if (stats || gpu) await this.ctx.store.rewriteRecord(made).catch(() => undefined);
     } else {
       try {
         finalDir = await pending.commit(made);
       } catch (err) {
-        // The tree was left running or stopped: nothing is lost but this checkpoint.
+        // The tree was left running (a STOPPED dump commits early, above): nothing is lost but this checkpoint.
         const kept = await pending.discard(logFile);
         await this.ctx.resumeIfLeftStopped(p.pid, statusBefore);
-        // A STOPPED tree's GPU state was parked for Continue; it runs again now.
-        if (gpu && applied === 'STOPPED') await this.ctx.gpu.resumeParked(pids).catch(() => undefined);
         throw withLogMoved(err, path.join(pending.dir, logFile), kept);
       }
     }
     if (gpuFailure !== undefined) throw gpuFailure;
-    if (applied === 'STOPPED' && startTime !== null) {
-      await this.ctx.stopped.add({ pid: p.pid, startTime, by: `${op} into checkpoint ${p.checkpointId}`, since: new Date().toISOString() });
-    }
     try {
       await this.ctx.verifyFinalState(p.pid, applied, `${op} into checkpoint ${p.checkpointId}`);
     } catch (err) {
@@ -311,31 +320,39 @@ export class DumpService {
   }
 
   /**
-   * CRIU died after the agent had made a DEAD dump's checkpoint and answered
-   * post-dump (only something outside the agent kills it then: a cancel
-   * after the commit is kept, see criu/client.ts). Once post-dump is
-   * answered the dump stands, as it does when the agent itself crashes
-   * there; CRIU would have killed the tree next, so the agent does, and the
-   * call succeeds: a caller never finds a complete checkpoint listed by a
-   * Dump that failed. Only when the tree cannot be killed does it fail.
+   * CRIU died after the agent had made the checkpoint and answered post-dump
+   * (only something outside the agent kills it then: a cancel after the
+   * commit is kept, see criu/client.ts). Once post-dump is answered the dump
+   * stands, as it does when the agent itself crashes there; CRIU would have
+   * killed (DEAD) or stopped (STOPPED) the tree next, so the agent does, and
+   * the call succeeds: a caller never finds a complete checkpoint listed by
+   * a Dump that failed. Only when that cannot be done does it fail, with
+   * the tree running.
    */
-  private async finishDeadAfterCommit(err: unknown, p: DumpParams, startTime: number | null, dir: string, logFile: string): Promise<void> {
+  private async finishAfterCommit(
+    err: unknown,
+    p: DumpParams,
+    applied: FinalState,
+    startTime: number | null,
+    dir: string,
+    logFile: string,
+  ): Promise<void> {
     // The same tree, not a process that took its pid after it died.
     if (startTime !== null && (await readStartTime(p.pid)) === startTime) {
       // Stopped first, so that no process forks past the snapshot that is killed.
       const running = await snapshotTree(p.pid);
       if (running) await signalTree(running, 'SIGSTOP');
       const stopped = await snapshotTree(p.pid);
-      if (stopped) await signalTree(stopped, 'SIGKILL');
+      if (stopped && applied === 'DEAD') await signalTree(stopped, 'SIGKILL');
     }
     try {
-      await this.ctx.verifyFinalState(p.pid, 'DEAD', `dump into checkpoint ${p.checkpointId}`);
+      await this.ctx.verifyFinalState(p.pid, applied, `dump into checkpoint ${p.checkpointId}`);
     } catch (failure) {
       const snap = await snapshotTree(p.pid);
       if (snap) await continueTree(snap);
       throw new AgentError(
         'aborted',
-        `CRIU failed after checkpoint ${p.checkpointId} was complete (${errorMessage(err)}), and the tree of pid ${p.pid} could not be killed ` +
+        `CRIU failed after checkpoint ${p.checkpointId} was complete (${errorMessage(err)}), and the tree of pid ${p.pid} could not be left ${applied} ` +
           `(${errorMessage(failure)}): it runs on; the checkpoint is kept at ${dir} (restore it elsewhere, or delete it with DeleteCheckpoint)`,
         { cause: err, details: { criuLog: path.join(dir, logFile) } },
       );

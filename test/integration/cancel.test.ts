@@ -249,6 +249,45 @@ describe('CRIU killed once a DEAD dump is complete', () => {
   });
 });
 
+describe('a STOPPED dump interrupted once CRIU is done with the tree', () => {
+  const cases = [
+    { fault: 'dump:post-dump:after:kill-agent', what: 'the agent SIGKILLed right after answering post-dump: after a restart' },
+    { fault: 'dump:post-dump:after:kill-criu', what: 'CRIU SIGKILLed right after post-dump: the Dump answers OK, and' },
+  ];
+  for (const { fault, what } of cases) {
+    it(`${what} the checkpoint is listed, the tree is stopped as asked, and Continue resumes it unharmed`, async () => {
+      const agent = await startAgent({ env: { [FAULTS]: fault } });
+      let next: AgentProcess | undefined;
+      try {
+        const t = await startTarget({ children: 2, extraMiB: 32 });
+        const before = await t.query();
+        const id = newId('stopped-interrupted');
+        const dump = call<DumpResponse__Output>(agent.client, 'Dump', { pid: t.pid, checkpoint_id: id, final_state: 'FINAL_STATE_STOPPED' });
+        if (fault.endsWith('kill-agent')) {
+          await expect(dump).rejects.toBeDefined();
+          await waitFor('the agent gone', () => (fs.existsSync(`/proc/${agent.pid}`) ? undefined : true));
+          await waitFor('CRIU gone', () => (criuOf(agent).length === 0 ? true : undefined), 60_000);
+          next = await startAgent({ dir: agent.dir });
+        } else {
+          expect((await dump).final_state).toBe('FINAL_STATE_STOPPED');
+          next = agent;
+        }
+        expect((await waitForTreeStatus(t.pid, 'stopped', 10_000)).status).toBe('stopped');
+        const got = await call<Checkpoint__Output>(next.client, 'GetCheckpoint', { checkpoint_id: id });
+        expect(got.final_state).toBe('FINAL_STATE_STOPPED');
+        await call(next.client, 'Continue', { pid: t.pid });
+        const s = await t.query(5000);
+        expect(s.mem_sha256_now).toBe(before.mem_sha256_at_start);
+        expect(s.children).toEqual([...t.childPids]);
+        expect(fs.readdirSync(path.join(next.stateDir, 'checkpoints')).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+      } finally {
+        if (next && next !== agent) await next.dispose();
+        await agent.dispose();
+      }
+    });
+  }
+});
+
 describe('a start while an earlier run\'s CRIU is still rolling back', () => {
   it('serves at once: reads answer while that CRIU runs, a Dump waits until it is gone, and its temporary directory is swept then', async () => {
     const agent = await startAgent();

@@ -436,8 +436,8 @@ describe('the file system fills after CRIU wrote the images', () => {
   it('Dump STOPPED: RESOURCE_EXHAUSTED, and the tree is running again, not left stopped', async () => {
     const t = await startTarget({ children: 1 });
     const before = await t.query();
-    // A STOPPED dump writes its manifest after CRIU let go of the tree, which was
-    // stopped then: a failure there must resume it, as any failed dump does.
+    // A STOPPED dump writes its manifest at post-dump, before CRIU stops the
+    // tree: a failure there makes CRIU resume it, as any failed dump does.
     failure(
       await settle(call(agent!.client, 'Dump', { pid: t.pid, checkpoint_id: newId('stopped-enospc'), final_state: 'FINAL_STATE_STOPPED' })),
       grpc.status.RESOURCE_EXHAUSTED,
