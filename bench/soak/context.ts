@@ -4,7 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { SoakAgent, CallResult } from './agent';
-import type { Ledger, LedgerEntry } from './ledger';
+import type { Fate, Ledger, LedgerEntry } from './ledger';
 import type { TargetPool } from './targets';
 
 /** The statuses README.md's error table lists; anything else breaks the "listed status" invariant. */
@@ -30,6 +30,18 @@ export const LOST_ANSWER: ReadonlySet<grpc.status> = new Set([
   grpc.status.DEADLINE_EXCEEDED,
   grpc.status.UNAVAILABLE,
 ]);
+
+/**
+ * What a call that makes checkpoint `id` (Dump, PreDump, Import) says of it:
+ * made (OK, or ABORTED saying the checkpoint is complete and kept: CRIU
+ * finished while something outside the agent changed the tree), unknown
+ * (the answer was lost), or not made.
+ */
+export function fateOf(r: { code: grpc.status; details: string }, id: string): Fate {
+  if (r.code === grpc.status.OK) return 'present';
+  if (r.code === grpc.status.ABORTED && r.details.includes(`checkpoint ${id} is complete and kept`)) return 'present';
+  return LOST_ANSWER.has(r.code) ? 'unknown' : 'absent';
+}
 
 /** Deadlines from this long up are the soak's generous ones, which a working agent always meets. */
 export const GENEROUS_DEADLINE_MS = 10_000;

@@ -16,7 +16,7 @@ import { CRIU_DEADLINE_MS, dumpTree, restoreEntry } from './ops';
 import { openPaths, own, signalOwned, stillSame, type OwnedPid } from './procs';
 import type { Rng } from './rng';
 import type { SoakTarget } from './targets';
-import { LOST_ANSWER } from './context';
+import { fateOf } from './context';
 import { pidInUse } from '../../src/proctree';
 
 export type FaultKind = 'criu-kill' | 'agent-kill' | 'fs-fill' | 'target-kill';
@@ -262,7 +262,7 @@ export class FaultRunner {
         { pid: t.pid, checkpoint_id: id, final_state: final },
         {
           deadlineMs: CRIU_DEADLINE_MS,
-          expect: [grpc.status.OK, grpc.status.NOT_FOUND, grpc.status.INTERNAL],
+          expect: [grpc.status.OK, grpc.status.NOT_FOUND, grpc.status.INTERNAL, grpc.status.ABORTED],
         },
       )
       .finally(() => (finished = true));
@@ -276,7 +276,7 @@ export class FaultRunner {
     await this.soak.pool.retire(t);
     this.soak.fault('target-kill', `killed tree ${t.pid} (${t.info.shape}) ${worker ? 'while CRIU dumped it' : 'after its Dump'} as ${id}`);
     const r = await call;
-    entry.fate = r.code === grpc.status.OK ? 'present' : LOST_ANSWER.has(r.code) ? 'unknown' : 'absent';
+    entry.fate = fateOf(r, id);
     entry.busy = false;
     this.soak.log(`  Dump ${id} answered ${grpc.status[r.code]}`);
   }

@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { pidInUse } from '../../src/proctree';
 import type { CallResult } from './agent';
-import { LOST_ANSWER, sleep, type Soak } from './context';
+import { fateOf, LOST_ANSWER, sleep, type Soak } from './context';
 import type { LedgerEntry } from './ledger';
 import { descendants, lastPid, processTable, taskStates } from './procs';
 import type { Rng } from './rng';
@@ -86,8 +86,7 @@ export async function settleDump(
 ): Promise<void> {
   const entry = soak.ledger.get(id) ?? soak.ledger.record(id, 'unknown', kind, treeInfoOf(t));
   const lost = LOST_ANSWER.has(r.code);
-  if (r.code === S.OK) entry.fate = 'present';
-  else entry.fate = lost ? 'unknown' : 'absent';
+  entry.fate = fateOf(r, id);
   entry.busy = false;
   const effective = kind === 'pre-dump' ? 'FINAL_STATE_RUNNING' : final === 'FINAL_STATE_UNSPECIFIED' ? 'FINAL_STATE_DEAD' : final;
 
@@ -394,7 +393,7 @@ const HOSTILE: Record<string, (soak: Soak, rng: Rng, worker: number) => Promise<
     );
     const e = soak.ledger.get(id);
     if (e) {
-      e.fate = r.code === S.OK ? 'present' : LOST_ANSWER.has(r.code) ? 'unknown' : 'absent';
+      e.fate = fateOf(r, id);
       e.busy = false;
     }
   },
@@ -549,7 +548,7 @@ const HOSTILE: Record<string, (soak: Soak, rng: Rng, worker: number) => Promise<
     else {
       const e = soak.ledger.get(ids[1] as string);
       if (e) {
-        e.fate = b.code === S.OK ? 'present' : LOST_ANSWER.has(b.code) ? 'unknown' : 'absent';
+        e.fate = fateOf(b, ids[1] as string);
         e.busy = false;
       }
     }
@@ -823,10 +822,10 @@ async function exportImport(soak: Soak, rng: Rng, worker: number): Promise<void>
     if (victim) {
       const r = await soak.clientStream('Import.corrupt', 'ImportCheckpoint', renamed, { deadlineMs: CRIU_DEADLINE_MS, expect: [S.DATA_LOSS] });
       if (r.code === S.OK) soak.violation('files-match-manifest', `ImportCheckpoint of ${e.id} with a byte flipped in ${victim.path} answered OK (as ${id})`);
-      entry.fate = r.code === S.OK ? 'present' : LOST_ANSWER.has(r.code) ? 'unknown' : 'absent';
+      entry.fate = fateOf(r, id);
     } else {
       const r = await soak.clientStream('Import.copy', 'ImportCheckpoint', renamed, { deadlineMs: CRIU_DEADLINE_MS, expect: [S.OK, S.RESOURCE_EXHAUSTED] });
-      entry.fate = r.code === S.OK ? 'present' : LOST_ANSWER.has(r.code) ? 'unknown' : 'absent';
+      entry.fate = fateOf(r, id);
     }
     entry.busy = false;
   } finally {

@@ -3,6 +3,8 @@
  * an invariant, checked on made-up evidence so that a judge that never
  * fires, or fires on noise, shows here rather than in a 30-minute run.
  */
+import * as grpc from '@grpc/grpc-js';
+import { fateOf } from '../../bench/soak/context';
 import { faultSchedule } from '../../bench/soak/faults';
 import { Ledger } from '../../bench/soak/ledger';
 import { judge, type ResourceSample } from '../../bench/soak/resources';
@@ -111,6 +113,19 @@ describe('ledger: compare with a listing', () => {
     expect(l.get('never')?.fate).toBe('unknown');
     // From now on "maybe" must stay.
     expect(l.compare(new Set()).lost).toEqual([expect.stringContaining('maybe')]);
+  });
+});
+
+describe('ledger: the fate an answer gives a checkpoint', () => {
+  it('OK and an ABORTED naming this checkpoint complete and kept: present; a lost answer: unknown; any other failure: absent', () => {
+    const kept = 'dump into checkpoint c1 finished, but ...; checkpoint c1 is complete and kept at /x/c1 (restore it, ...)';
+    expect(fateOf({ code: grpc.status.OK, details: '' }, 'c1')).toBe('present');
+    expect(fateOf({ code: grpc.status.ABORTED, details: kept }, 'c1')).toBe('present');
+    expect(fateOf({ code: grpc.status.ABORTED, details: kept }, 'c2')).toBe('absent');
+    expect(fateOf({ code: grpc.status.ABORTED, details: 'pid 5 is busy: dump of pid 5 into c9 is in progress' }, 'c1')).toBe('absent');
+    expect(fateOf({ code: grpc.status.UNAVAILABLE, details: '' }, 'c1')).toBe('unknown');
+    expect(fateOf({ code: grpc.status.DEADLINE_EXCEEDED, details: '' }, 'c1')).toBe('unknown');
+    expect(fateOf({ code: grpc.status.INTERNAL, details: 'CRIU failed' }, 'c1')).toBe('absent');
   });
 });
 
