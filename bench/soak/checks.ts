@@ -9,11 +9,9 @@ import { verifyDirectory } from '../../src/store/digest';
 import { RECORD_FILE, unlistedFiles, type CheckpointRecord } from '../../src/store';
 import { sleep, type Soak } from './context';
 import { criuWorkers } from './faults';
-import { CONTROL_DEADLINE_MS, restoreEntry } from './ops';
+import { CONTROL_DEADLINE_MS, restorable, restoreEntry } from './ops';
 import { descendants, own, processTable, signalOwned, type OwnedPid, type ProcRow } from './procs';
-import type { LedgerEntry } from './ledger';
 import type { Rng } from './rng';
-import { pidInUse } from '../../src/proctree';
 
 
 /**
@@ -86,7 +84,7 @@ export class Checker {
     await this.checkStrays(false);
     if (!final) {
       // One checkpoint never restored yet, restored now and checked: no fault runs at a quiet point.
-      const e = rng.pick(await this.restorableNow((x) => x.restoresVerified === 0));
+      const e = rng.pick(await restorable(this.soak, (x) => x.restoresVerified === 0));
       if (e) {
         const r = await restoreEntry(this.soak, e, 'FINAL_STATE_RUNNING', 'check.Restore', { expect: [grpc.status.OK] });
         if (r.code === grpc.status.OK) this.figures.restoresVerifiedAtQuietPoints++;
@@ -98,16 +96,6 @@ export class Checker {
         }
       }
     }
-  }
-
-  async restorableNow(filter: (e: LedgerEntry) => boolean = () => true): Promise<LedgerEntry[]> {
-    const out: LedgerEntry[] = [];
-    for (const e of this.soak.ledger.idle((x) => x.fate === 'present' && x.kind === 'dump' && filter(x))) {
-      let free = true;
-      for (const pid of e.tree.pids) if (await pidInUse(pid)) free = false;
-      if (free) out.push(e);
-    }
-    return out;
   }
 
   /** Every directory named by an id is listed; temporary ones do not outlive the calls that made them. */

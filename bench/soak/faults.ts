@@ -11,13 +11,11 @@ import * as grpc from '@grpc/grpc-js';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { readTaskChildren } from '../../src/proctree';
-import { sleep, type Soak } from './context';
-import { CRIU_DEADLINE_MS, dumpTree, restoreEntry } from './ops';
+import { fateOf, sleep, type Soak } from './context';
+import { CRIU_DEADLINE_MS, dumpTree, restorable, restoreEntry } from './ops';
 import { openPaths, own, signalOwned, stillSame, type OwnedPid } from './procs';
 import type { Rng } from './rng';
 import type { SoakTarget } from './targets';
-import { fateOf } from './context';
-import { pidInUse } from '../../src/proctree';
 
 export type FaultKind = 'criu-kill' | 'agent-kill' | 'fs-fill' | 'target-kill';
 
@@ -171,12 +169,7 @@ export class FaultRunner {
 
   /** SIGKILL of the CRIU worker restoring a checkpoint: the call fails, no task of the tree is left. */
   private async killCriuMidRestore(): Promise<void> {
-    const candidates = [];
-    for (const e of this.soak.ledger.idle((x) => x.fate === 'present' && x.kind === 'dump')) {
-      let free = true;
-      for (const pid of e.tree.pids) if (await pidInUse(pid)) free = false;
-      if (free) candidates.push(e);
-    }
+    const candidates = await restorable(this.soak);
     const e = this.rng.pick(candidates.filter((x) => x.tree.shape === 'big')) ?? this.rng.pick(candidates);
     if (!e) return this.killCriuMidDump();
     let finished = false;

@@ -15,7 +15,7 @@ import { Checker, othersHold } from './checks';
 import { INVARIANTS, sleep, Soak } from './context';
 import { FaultRunner, faultSchedule } from './faults';
 import { Ledger } from './ledger';
-import { activeOps, restoreEntry, runOne } from './ops';
+import { activeOps, restorable, restoreEntry, runOne } from './ops';
 import { judge, sample, type ResourceSample } from './resources';
 import { Rng } from './rng';
 import { SHAPES, TargetPool } from './targets';
@@ -219,7 +219,7 @@ async function main(): Promise<number> {
   let finalRestores = 0;
   for (const e of ledger.present().filter((x) => x.kind === 'dump' && x.restoresVerified === 0)) {
     if (Date.now() > finalDeadline || finalRestores >= 12) break;
-    const free = (await checker.restorableNow((x) => x.id === e.id)).length > 0;
+    const free = (await restorable(soak, (x) => x.id === e.id)).length > 0;
     if (!free) {
       checker.figures.finalRestoreUnverifiable++;
       continue;

@@ -59,15 +59,20 @@ function leaseRunning(soak: Soak, rng: Rng, prefer?: SoakTarget['info']['shape']
   return soak.pool.lease(rng, (x) => x.expected === 'running');
 }
 
-/** Checkpoint entries whose tree's pids are all free now: Restore can recreate them. */
-async function restorable(soak: Soak): Promise<LedgerEntry[]> {
+/**
+ * Checkpoint entries whose tree's pids are all free now: Restore can
+ * recreate them. Idle ones only, judged again after the pid checks: another
+ * worker may have taken one (a Delete) while they ran, and the caller marks
+ * its pick busy before its next await.
+ */
+export async function restorable(soak: Soak, filter: (e: LedgerEntry) => boolean = () => true): Promise<LedgerEntry[]> {
   const out: LedgerEntry[] = [];
-  for (const e of soak.ledger.idle((x) => x.fate === 'present' && x.kind === 'dump')) {
+  for (const e of soak.ledger.idle((x) => x.fate === 'present' && x.kind === 'dump' && filter(x))) {
     let free = true;
     for (const pid of e.tree.pids) if (await pidInUse(pid)) free = false;
     if (free) out.push(e);
   }
-  return out;
+  return out.filter((e) => !e.busy && e.fate === 'present');
 }
 
 /**

@@ -48,7 +48,20 @@ export interface CriuRun {
    * run rejects with that error once CRIU has done so.
    */
   atCommit?: () => Promise<void>;
+  /**
+   * Whether every task CRIU was asked to work on has died (from outside).
+   * Polled until the 'commit' notification: CRIU can hang for good on a task
+   * killed while it injects its parasite (seen in the soak: stuck after
+   * "Parasite syscall_ip", the task a zombie only CRIU may reap), and no
+   * cancel reaches it there. With nothing left alive to harm, CRIU is killed
+   * and the run rejects with ABORTED.
+   */
+  treeGone?: () => Promise<boolean>;
 }
+
+/** How often, and how many times in a row, `treeGone` must say so before CRIU is killed. */
+const TREE_GONE_POLL_MS = 1000;
+const TREE_GONE_CONFIRMATIONS = 2;
 
 /**
  * What CRIU does when the agent answers a notification (criu_notify) with
@@ -105,10 +118,13 @@ export const NOTIFY_ROLES: Readonly<Record<'dump' | 'restore', Readonly<Record<s
 
 /**
  * What a test fault does at a notification (see faults.ts): cancel as a
- * client would, kill CRIU, kill the agent, or fill the file system of the
- * images directory.
+ * client would, kill CRIU, kill the agent, fill the file system of the
+ * images directory, or answer only after STALL_MS.
  */
-export type FaultAction = 'cancel' | 'kill-criu' | 'kill-agent' | 'fill-disk';
+export type FaultAction = 'cancel' | 'kill-criu' | 'kill-agent' | 'fill-disk' | 'stall';
+
+/** TEST ONLY: how long the 'stall' fault holds the answer to a notification. */
+export const STALL_MS = 6000;
 
 /** Test-only hooks at CRIU's notifications; the agent has none unless CRIU_AGENT_TEST_FAULTS is set. */
 export interface CriuFaults {
@@ -242,14 +258,7 @@ export class RpcCriuClient implements CriuClient, CriuMigration {
     const logPath = `${run.imagesDir}/${run.logFile}`;
     const dir = await fsp.open(run.imagesDir, 'r');
     try {
-      const resp = await this.call(
-        op,
-        { type, opts: { ...run.opts, images_dir_fd: dir.fd, log_file: run.logFile } },
-        run.signal,
-        logPath,
-        run.cancel,
-        run.atCommit,
-      );
+      const resp = await this.call(op, { type, opts: { ...run.opts, images_dir_fd: dir.fd, log_file: run.logFile } }, run.signal, logPath, run);
       if (!resp.success) {
         throw classifyCriuFailure({ op, errno: resp.cr_errno ?? 0, log: await summarizeLog(logPath), logPath });
       }
@@ -270,9 +279,9 @@ export class RpcCriuClient implements CriuClient, CriuMigration {
     req: criu_req,
     signal?: AbortSignal,
     logPath?: string,
-    cancelRun?: (reason: unknown) => void,
-    atCommit?: () => Promise<void>,
+    hooks: Pick<CriuRun, 'cancel' | 'atCommit' | 'treeGone'> = {},
   ): Promise<criu_resp__Output> {
+    const { cancel: cancelRun, atCommit, treeGone } = hooks;
     signal?.throwIfAborted();
     let worker: CriuWorker;
     try {
@@ -300,7 +309,26 @@ export class RpcCriuClient implements CriuClient, CriuMigration {
     };
     const onAbort = (): void => requestCancel(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
-    const fault = (script: string, when: 'before' | 'after'): void => {
+    let abandoned: AgentError | undefined;
+    let goneSeen = 0;
+    let committing = false;
+    const watch = treeGone
+      ? setInterval(() => {
+          void treeGone()
+            .then((gone) => {
+              goneSeen = gone ? goneSeen + 1 : 0;
+              if (goneSeen < TREE_GONE_CONFIRMATIONS || committing || finished || abandoned) return;
+              abandoned = new AgentError(
+                'aborted',
+                `every process of the tree died during the ${op} (killed, or exited, from outside the agent); ` +
+                  `CRIU, left waiting on them, was stopped, and nothing of the ${op} is kept`,
+              );
+              worker.kill();
+            })
+            .catch(() => undefined);
+        }, TREE_GONE_POLL_MS)
+      : undefined;
+    const fault = async (script: string, when: 'before' | 'after'): Promise<void> => {
       const action = this.faults?.at(op, script, when);
       if (action === 'cancel') {
         const reason = new AgentError('cancelled', `test fault: ${op} cancelled ${when} CRIU's ${script} notification`);
@@ -310,6 +338,7 @@ export class RpcCriuClient implements CriuClient, CriuMigration {
       else if (action === 'kill-criu' && worker.pid) process.kill(worker.pid, 'SIGKILL');
       else if (action === 'kill-agent') process.kill(process.pid, 'SIGKILL');
       else if (action === 'fill-disk' && logPath) fillFileSystem(path.join(path.dirname(path.dirname(logPath)), FILL_FILE));
+      else if (action === 'stall') await new Promise((resolve) => setTimeout(resolve, STALL_MS));
     };
     try {
       // A listener added to a signal that already fired never runs: an abort
@@ -330,7 +359,9 @@ export class RpcCriuClient implements CriuClient, CriuMigration {
         }
         const script = resp.notify?.script ?? '';
         const role = roles?.[script];
-        fault(script, 'before');
+        await fault(script, 'before');
+        // From the commit on CRIU may kill the tree itself (DEAD): no longer a sign of a hang.
+        if (role === 'commit') committing = true;
         // A cancel stops CRIU at the first notification it can still roll back at.
         let refuse = cancelled && (role === 'first' || role === 'rollback' || role === 'commit');
         if (role === 'commit' && atCommit && !refuse) {
@@ -344,15 +375,17 @@ export class RpcCriuClient implements CriuClient, CriuMigration {
         }
         worker.channel.send(this.codec.encodeRequest({ type: 'NOTIFY', notify_success: !refuse }));
         if (!refuse && role === 'first') killable = false;
-        fault(script, 'after');
+        await fault(script, 'after');
       }
     } catch (err) {
       // CRIU was killed while it held nothing, or rolled back: the finally
       // below waits until it is gone, so the caller's cleanup comes after it.
+      if (abandoned && err instanceof CriuTransportError) throw abandoned;
       if (cancelled && (err instanceof CriuTransportError || err === cancel)) throw cancel;
       if (err instanceof CriuTransportError) throw await this.workerDied(op, worker, err, logPath);
       throw err;
     } finally {
+      if (watch) clearInterval(watch);
       signal?.removeEventListener('abort', onAbort);
       // After its final reply CRIU is idle and exits once the socket closes.
       // Otherwise it may still hold a tree: it sees the closed socket at its

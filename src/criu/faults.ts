@@ -13,12 +13,14 @@ import type { CriuOperation } from './errors';
  * client.ts), when `before` or `after` the agent's answer, and action
  * `cancel` (as if the client cancelled at that moment), `kill-criu` (SIGKILL
  * of the CRIU process, as by someone else), `kill-agent` (the agent
- * SIGKILLs itself) or `fill-disk` (the file system of the checkpoints is
- * filled to the last byte with a file named FILL_FILE next to them).
+ * SIGKILLs itself), `fill-disk` (the file system of the checkpoints is
+ * filled to the last byte with a file named FILL_FILE next to them) or
+ * `stall` (the answer waits STALL_MS, as from an agent under heavy load,
+ * while CRIU holds the tree).
  */
 export const TEST_FAULTS_ENV = 'CRIU_AGENT_TEST_FAULTS';
 
-const ACTIONS: readonly FaultAction[] = ['cancel', 'kill-criu', 'kill-agent', 'fill-disk'];
+const ACTIONS: readonly FaultAction[] = ['cancel', 'kill-criu', 'kill-agent', 'fill-disk', 'stall'];
 
 /** The faults `spec` arms; undefined for an empty spec. Throws on a malformed one (a test's typo must not pass silently). */
 export function parseFaults(spec: string | undefined): CriuFaults | undefined {

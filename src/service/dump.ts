@@ -4,7 +4,17 @@ import type { DumpOptions__Output } from '../generated/criu_agent/v1/DumpOptions
 import { readDumpStats, type DumpStats } from '../criu/stats';
 import { AgentError, errorMessage } from '../errors';
 import { resolveFinalState, type FinalState, type Operation, type RequestedState } from '../finalState';
-import { continueTree, estimateMemoryBytes, readCommandLine, readStartTime, signalTree, snapshotTree, treeStatus } from '../proctree';
+import {
+  continueTree,
+  estimateMemoryBytes,
+  isZombieProcess,
+  readCommandLine,
+  readProcess,
+  readStartTime,
+  signalTree,
+  snapshotTree,
+  treeStatus,
+} from '../proctree';
 import { RECORD_FILE, validateCheckpointId, type CheckpointRecord } from '../store';
 import { DIGEST_ALGORITHM, digestDirectory, type FileDigest } from '../store/digest';
 import { abortedOr, linkedAbort, untilAborted, withLogMoved, type ServiceContext } from './context';
@@ -223,7 +233,14 @@ export class DumpService {
               early = { dir, files: digests };
             }
           : undefined;
-      const run = { imagesDir: pending.dir, logFile, opts, signal: cancel.signal, cancel: cancel.abort, atCommit };
+      const treeGone = async (): Promise<boolean> => {
+        for (const proc of before.processes) {
+          const now = await readProcess(proc.pid);
+          if (now && !isZombieProcess(now)) return false;
+        }
+        return true;
+      };
+      const run = { imagesDir: pending.dir, logFile, opts, signal: cancel.signal, cancel: cancel.abort, atCommit, treeGone };
       if (op === 'pre-dump') await this.ctx.criu.preDump(run);
       else await this.ctx.criu.dump(run);
       if (!early) {

@@ -249,6 +249,32 @@ describe('CRIU killed once a DEAD dump is complete', () => {
   });
 });
 
+describe('the whole tree killed from outside while CRIU holds it', () => {
+  it('CRIU is not left waiting on the dead tree: it is stopped, the Dump is ABORTED saying so, nothing is kept and no CRIU or task stays', async () => {
+    // The agent holds its answer to query-ext-files (the tree seized, no
+    // parasite yet), as a loaded agent might, while the test kills the tree.
+    const agent = await startAgent({ env: { [FAULTS]: 'dump:query-ext-files:before:stall' } });
+    try {
+      const t = await startTarget({ children: 2 });
+      const id = newId('tree-killed');
+      const dump = expectStatus(
+        call(agent.client, 'Dump', { pid: t.pid, checkpoint_id: id, final_state: 'FINAL_STATE_RUNNING' }),
+        grpc.status.ABORTED,
+        /every process of the tree died during the dump .*CRIU, left waiting on them, was stopped/,
+      );
+      await waitFor('the tree seized by CRIU', () => (/^\d+ \(.*\) t /.test(fs.readFileSync(`/proc/${t.pid}/stat`, 'utf8')) ? true : undefined));
+      for (const pid of t.allPids) process.kill(pid, 'SIGKILL');
+      await dump;
+      await waitFor('CRIU gone', () => (criuOf(agent).length === 0 ? true : undefined), 30_000);
+      for (const pid of t.allPids) expect(await waitForPidFree(pid, 15_000)).toBe(true);
+      expect(fs.readdirSync(path.join(agent.stateDir, 'checkpoints')).filter((n) => n.includes(id))).toEqual([]);
+      await expectStatus(call(agent.client, 'GetCheckpoint', { checkpoint_id: id }), grpc.status.NOT_FOUND);
+    } finally {
+      await agent.dispose();
+    }
+  });
+});
+
 describe('a STOPPED dump interrupted once CRIU is done with the tree', () => {
   const cases = [
     { fault: 'dump:post-dump:after:kill-agent', what: 'the agent SIGKILLed right after answering post-dump: after a restart' },

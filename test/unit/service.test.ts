@@ -44,9 +44,11 @@ class FakeCriu implements CriuClient {
     return Promise.resolve({ ...this.features_ });
   }
 
+  /** Like CRIU: the images are written (onDump), then post-dump (atCommit). */
   async dump(run: CriuRun): Promise<void> {
     this.calls.push({ op: 'dump', run });
     await this.onDump(run);
+    await run.atCommit?.();
   }
 
   async preDump(run: CriuRun): Promise<void> {
