@@ -146,7 +146,10 @@ export class FaultRunner {
     const id = this.id('criu-dump');
     const final = this.rng.pick(['FINAL_STATE_RUNNING', 'FINAL_STATE_STOPPED', 'FINAL_STATE_DEAD'] as const) ?? 'FINAL_STATE_DEAD';
     let finished = false;
-    const call = dumpTree(this.soak, t, id, final, 'fault.criu-kill.Dump', { expect: [grpc.status.INTERNAL, grpc.status.OK] }).finally(
+    const call = dumpTree(this.soak, t, id, final, 'fault.criu-kill.Dump', {
+      expect: [grpc.status.INTERNAL, grpc.status.OK],
+      criuKilled: true,
+    }).finally(
       () => (finished = true),
     );
     const worker = await waitForWorker(

@@ -88,8 +88,14 @@ export async function settleDump(
   final: Final,
   r: CallResult,
   kind: 'dump' | 'pre-dump',
+  criuKilled = false,
 ): Promise<void> {
   const entry = soak.ledger.get(id) ?? soak.ledger.record(id, 'unknown', kind, treeInfoOf(t));
+  // The soak SIGKILLed this Dump's CRIU: one that dies while its parasite
+  // code runs inside a task takes that task with it (CRIU's design; no
+  // agent can prevent it). The agent must say so in its answer; then the
+  // lost tree is a casualty of the fault, counted, not a broken invariant.
+  const casualty = criuKilled && r.code !== S.OK && r.details.includes('of the tree did not survive');
   const lost = LOST_ANSWER.has(r.code);
   entry.fate = fateOf(r, id);
   entry.busy = false;
@@ -112,6 +118,11 @@ export async function settleDump(
   // that completed as asked.
   const deadline = Date.now() + 10_000;
   for (;;) {
+    if (casualty && ((await soak.pool.gone(t)) || (await soak.pool.inspect({ ...t, expected: 'running' }))?.kind === 'harmed')) {
+      soak.surprise('criu-kill: tree lost with its CRIU', `Dump ${id}: ${r.details.slice(-300)}`);
+      await soak.pool.retire(t);
+      return;
+    }
     if (await soak.pool.gone(t)) {
       const exists = lost && effective === 'FINAL_STATE_DEAD' && (await checkpointExists(soak, id));
       if (exists) {
@@ -216,7 +227,7 @@ export async function dumpTree(
   id: string,
   final: Final,
   label: string,
-  extra: { cancelAfterMs?: number; deadlineMs?: number; expect?: grpc.status[] } = {},
+  extra: { cancelAfterMs?: number; deadlineMs?: number; expect?: grpc.status[]; criuKilled?: boolean } = {},
 ): Promise<CallResult> {
   soak.ledger.record(id, 'unknown', 'dump', treeInfoOf(t)).busy = true;
   const r = await soak.call(
@@ -229,7 +240,7 @@ export async function dumpTree(
       expect: extra.expect ?? [S.OK, S.RESOURCE_EXHAUSTED],
     },
   );
-  await settleDump(soak, t, id, final, r, 'dump');
+  await settleDump(soak, t, id, final, r, 'dump', extra.criuKilled);
   return r;
 }
 

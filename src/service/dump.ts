@@ -233,13 +233,7 @@ export class DumpService {
               early = { dir, files: digests };
             }
           : undefined;
-      const treeGone = async (): Promise<boolean> => {
-        for (const proc of before.processes) {
-          const now = await readProcess(proc.pid);
-          if (now && !isZombieProcess(now)) return false;
-        }
-        return true;
-      };
+      const treeGone = async (): Promise<boolean> => (await goneOf(treePids)).length === treePids.length;
       const run = { imagesDir: pending.dir, logFile, opts, signal: cancel.signal, cancel: cancel.abort, atCommit, treeGone };
       if (op === 'pre-dump') await this.ctx.criu.preDump(run);
       else await this.ctx.criu.dump(run);
@@ -260,6 +254,13 @@ export class DumpService {
         const failure = withLogMoved(abortedOr(err, cancel.signal), path.join(pending.dir, logFile), kept);
         if (gpuLeft.length > 0 && failure instanceof Error)
           failure.message += `; giving the GPU state back also failed: ${gpuLeft.join('; ')}`;
+        const lost = await goneOf(before.processes.filter((proc) => !isZombieProcess(proc)).map((proc) => proc.pid));
+        // The caller must not take "the tree runs on" for granted here.
+        if (lost.length > 0 && failure instanceof Error) {
+          failure.message +=
+            `; ${lost.length === 1 ? 'process' : 'processes'} ${lost.join(', ')} of the tree did not survive ` +
+            '(a CRIU killed while its parasite code runs inside a task takes that task with it; a process may also have exited or been killed from outside)';
+        }
         throw failure;
       }
       // CRIU failed after the checkpoint was made: the agent applies the final state itself.
@@ -409,6 +410,16 @@ export class DumpService {
       );
     }
   }
+}
+
+/** The pids of `pids` that are gone or zombies. */
+async function goneOf(pids: readonly number[]): Promise<number[]> {
+  const gone: number[] = [];
+  for (const pid of pids) {
+    const now = await readProcess(pid);
+    if (!now || isZombieProcess(now)) gone.push(pid);
+  }
+  return gone;
 }
 
 function mib(bytes: number): string {
