@@ -83,7 +83,12 @@ export class Checker {
    */
   async checkPeer(final: boolean): Promise<void> {
     const peer = this.soak.peer;
-    if (!peer?.running()) return;
+    if (!peer) return;
+    if (!peer.running()) {
+      // Nothing kills it before the end: its agent (PID 2 there) or PID 1 died on its own, and Migrate stopped with it.
+      this.soak.surprise('second node gone', `the second node (unshare pid ${peer.pid}) exited; no more Migrate ops`);
+      return;
+    }
     await deletePeerCheckpoints(this.soak);
     const r = await this.soak.call('check.peer.List', 'ListCheckpoints', {}, { agent: peer, deadlineMs: CONTROL_DEADLINE_MS, expect: [grpc.status.OK] });
     const listed = new Set(((r.res as { checkpoints?: { checkpoint_id: string }[] } | undefined)?.checkpoints ?? []).map((c) => c.checkpoint_id));

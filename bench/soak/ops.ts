@@ -923,6 +923,26 @@ function migrateResult(r: CallResult): { destination_pid?: number; pids?: number
   return events.at(-1)?.result ?? undefined;
 }
 
+/** Deletes up to n of the oldest idle acknowledged checkpoints on the soak's agent (the ledger follows). */
+async function makeRoom(soak: Soak, n: number): Promise<void> {
+  for (const e of soak.ledger.idle((x) => x.fate === 'present').slice(0, n)) {
+    e.busy = true;
+    try {
+      const r = await soak.call('Migrate.make-room.Delete', 'DeleteCheckpoint', { checkpoint_id: e.id }, { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.OK, S.FAILED_PRECONDITION] });
+      if (r.code === S.OK) {
+        for (const id of (r.res as { deleted?: string[] }).deleted ?? []) {
+          const d = soak.ledger.get(id);
+          if (d) d.fate = 'deleted';
+        }
+      } else if (r.code === S.NOT_FOUND) {
+        soak.violation('nothing-acknowledged-lost', `DeleteCheckpoint ${e.id}: NOT_FOUND, but it was acknowledged`);
+      } else if (LOST_ANSWER.has(r.code)) e.fate = 'unknown';
+    } finally {
+      e.busy = false;
+    }
+  }
+}
+
 /** The checkpoints Migrate left on the second node, deleted there (each must be there when its Migrate answered OK). */
 export async function deletePeerCheckpoints(soak: Soak): Promise<void> {
   for (const [id, acknowledged] of [...soak.peerCheckpoints]) {
@@ -994,6 +1014,8 @@ async function migrateRoundTrip(soak: Soak, rng: Rng, worker: number): Promise<v
       e.fate = p2 === 'here' && (r2.code === S.OK || (await checkpointExists(soak, back, 5000))) ? 'present' : LOST_ANSWER.has(r2.code) ? 'unknown' : 'absent';
       e.busy = false;
       if (r2.code === S.OK && p2 !== 'here') soak.violation('nothing-acknowledged-lost', `Migrate ${back} answered OK, but the tree is not here`);
+      // The soak's tmpfs is often near full: make room as an operator would, rather than lose the tree.
+      if (p2 === 'there' && r2.code === S.RESOURCE_EXHAUSTED) await makeRoom(soak, 3);
     }
     if (p2 === 'here') {
       let back2: SoakTarget;
