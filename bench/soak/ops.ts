@@ -74,7 +74,7 @@ export async function restorable(soak: Soak, filter: (e: LedgerEntry) => boolean
     for (const pid of e.tree.pids) if (await pidInUse(pid)) free = false;
     if (free) out.push(e);
   }
-  return out.filter((e) => !e.busy && e.fate === 'present');
+  return out.filter((e) => !e.busy && e.fate === 'present' && !e.tree.pids.some((p) => soak.reservedPids.has(p)));
 }
 
 /**
@@ -923,6 +923,16 @@ function migrateResult(r: CallResult): { destination_pid?: number; pids?: number
   return events.at(-1)?.result ?? undefined;
 }
 
+/** Waits until the soak's agent answers a listing (it restarts after the agent-kill fault), at most ms. */
+async function agentListening(soak: Soak, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const r = await soak.call('Migrate.wait.List', 'ListCheckpoints', {}, { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.OK, S.UNAVAILABLE] });
+    if (r.code === S.OK) return;
+    await sleep(500);
+  }
+}
+
 /** Deletes up to n of the oldest idle acknowledged checkpoints on the soak's agent (the ledger follows). */
 async function makeRoom(soak: Soak, n: number): Promise<void> {
   for (const e of soak.ledger.idle((x) => x.fate === 'present').slice(0, n)) {
@@ -1016,6 +1026,8 @@ async function migrateRoundTrip(soak: Soak, rng: Rng, worker: number): Promise<v
       if (r2.code === S.OK && p2 !== 'here') soak.violation('nothing-acknowledged-lost', `Migrate ${back} answered OK, but the tree is not here`);
       // The soak's tmpfs is often near full: make room as an operator would, rather than lose the tree.
       if (p2 === 'there' && r2.code === S.RESOURCE_EXHAUSTED) await makeRoom(soak, 3);
+      // The soak's agent down (the agent-kill fault): retry once it listens again.
+      if (p2 === 'there' && /cannot reach the destination/.test(r2.details)) await agentListening(soak, 20_000);
     }
     if (p2 === 'here') {
       let back2: SoakTarget;
