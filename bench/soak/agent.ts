@@ -1,8 +1,10 @@
 /**
- * The one agent a soak runs: the built dist/cli.js on a unix socket and state
+ * The agents a soak runs: the built dist/cli.js on a unix socket and state
  * directory of the soak's own, with its Prometheus metrics on a loopback
  * port, SIGKILLed and restarted at once on the same paths (as systemd's
- * Restart=always would).
+ * Restart=always would); and, for Migrate, a second node: the same agent in
+ * its own pid, network and mount namespaces, reached over its unix socket
+ * path (pathname sockets cross network namespaces).
  */
 import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,6 +17,7 @@ import { loadAgentPackageDefinition } from '../../src/proto';
 import { own, type OwnedPid } from './procs';
 
 const CLI = path.join(packageRoot, 'dist', 'cli.js');
+const SUBREAPER = path.join(packageRoot, 'bench', 'subreaper.py');
 const SERVICE = 'criu_agent.v1.CheckpointAgent';
 
 /** What one call got back. */
@@ -64,6 +67,15 @@ export class SoakAgent {
     readonly stateDir: string,
     readonly logFile: string,
     private readonly extraArgs: readonly string[] = [],
+    /**
+     * A second node: `unshare -fpn --mount-proc` around bench/subreaper.py
+     * (PID 1 there, so that what the agent kills is reaped and its pids are
+     * free again for the next migration), loopback up, then the agent. No
+     * metrics listener: its loopback is not the soak's. `pid` is then
+     * unshare's: the node's processes are its descendants, and killing it
+     * ends the whole pid namespace.
+     */
+    readonly namespaced = false,
   ) {
     if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build:ts (npm run soak does)`);
     this.packageDef = loadAgentPackageDefinition();
@@ -82,23 +94,25 @@ export class SoakAgent {
 
   /** Starts the agent and waits until it listens. */
   async start(): Promise<void> {
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        'serve',
-        '--listen',
-        `unix:${this.socket}`,
-        '--state-dir',
-        this.stateDir,
-        '--metrics-listen',
-        '127.0.0.1:0',
-        '--log-level',
-        'info',
-        ...this.extraArgs,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const serve = [
+      CLI,
+      'serve',
+      '--listen',
+      `unix:${this.socket}`,
+      '--state-dir',
+      this.stateDir,
+      ...(this.namespaced ? [] : ['--metrics-listen', '127.0.0.1:0']),
+      '--log-level',
+      'info',
+      ...this.extraArgs,
+    ];
+    const child = this.namespaced
+      ? spawn(
+          'unshare',
+          ['-fpn', '--mount-proc', '--kill-child=SIGKILL', 'python3', SUBREAPER, 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, ...serve],
+          { stdio: ['ignore', 'ignore', 'pipe'] },
+        )
+      : spawn(process.execPath, serve, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     this.incarnation++;
     fs.writeSync(this.logFd, `{"soak":"agent start","incarnation":${this.incarnation},"pid":${child.pid ?? 0}}\n`);
@@ -124,7 +138,7 @@ export class SoakAgent {
       }
       await new Promise((r) => setTimeout(r, 25));
     }
-    if (!this.metricsUrl) throw new Error('the agent logged no metrics address');
+    if (!this.metricsUrl && !this.namespaced) throw new Error('the agent logged no metrics address');
     this.owned = (await own(child.pid ?? 0)) ?? undefined;
     // One client for every agent process, as a controller has: across a
     // restart its calls get what grpc-js gives them (UNAVAILABLE while nothing
@@ -145,11 +159,12 @@ export class SoakAgent {
     await this.exited;
   }
 
-  /** SIGTERM, SIGKILL after 20 s. */
+  /** SIGTERM, SIGKILL after 20 s; a namespaced node is SIGKILLed (unshare ignores SIGTERM), which ends its pid namespace. */
   async stop(): Promise<void> {
     this.client?.close();
     this.client = undefined;
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
+    if (this.namespaced) await this.kill();
+    else if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill('SIGTERM');
       const t = setTimeout(() => this.child?.kill('SIGKILL'), 20_000);
       await this.exited;

@@ -9,8 +9,8 @@ import { verifyDirectory } from '../../src/store/digest';
 import { RECORD_FILE, unlistedFiles, type CheckpointRecord } from '../../src/store';
 import { sleep, type Soak } from './context';
 import { criuWorkers } from './faults';
-import { CONTROL_DEADLINE_MS, restorable, restoreEntry } from './ops';
-import { descendants, own, processTable, signalOwned, type OwnedPid, type ProcRow } from './procs';
+import { CONTROL_DEADLINE_MS, deletePeerCheckpoints, restorable, restoreEntry } from './ops';
+import { nodeProcesses, own, processTable, signalOwned, stillSame, type OwnedPid, type ProcRow } from './procs';
 import type { Rng } from './rng';
 
 
@@ -45,7 +45,94 @@ export class Checker {
   /** Temporary checkpoint directories seen at the last quiet point, with the agent incarnation then. */
   private tmpSeen = new Map<string, number>();
 
+  /** The second node's temporary directories seen at the last quiet point. */
+  private peerTmpSeen = new Set<string>();
+  /** The second node's own processes (PID 1 there, its agent), taken when it started. */
+  private peerBase: OwnedPid[] = [];
+
   constructor(private readonly soak: Soak) {}
+
+  /** Takes the second node's processes as they are now (just started: PID 1 there and the agent) as its base. */
+  async notePeerBase(): Promise<void> {
+    const peer = this.soak.peer;
+    if (!peer) return;
+    this.peerBase = [];
+    for (const p of await nodeProcesses(peer.pid)) {
+      const o = await own(p.pid);
+      if (o) this.peerBase.push(o);
+    }
+  }
+
+  /** The second node's processes now (host pids), for waiting until they are gone once it is stopped. */
+  async peerProcesses(): Promise<OwnedPid[]> {
+    const out: OwnedPid[] = [];
+    for (const p of this.soak.peer ? await nodeProcesses(this.soak.peer.pid) : []) {
+      const o = await own(p.pid);
+      if (o) out.push(o);
+    }
+    return out;
+  }
+
+  /**
+   * The second node at a quiet point (no Migrate in flight): the checkpoints
+   * the round trips left there deleted, nothing else listed, nothing on its
+   * disk but what it lists, no temporary directory that outlives a quiet
+   * point, and no process in its pid namespace but its PID 1 and its agent
+   * (no tree left there, stopped or running, no CRIU, no zombie). Two scans
+   * 2 s apart, as for the soak's own strays.
+   */
+  async checkPeer(final: boolean): Promise<void> {
+    const peer = this.soak.peer;
+    if (!peer) return;
+    if (!peer.running()) {
+      // Nothing kills it before the end: its agent (PID 2 there) or PID 1 died on its own, and Migrate stopped with it.
+      this.soak.surprise('second node gone', `the second node (unshare pid ${peer.pid}) exited; no more Migrate ops`);
+      return;
+    }
+    await deletePeerCheckpoints(this.soak);
+    const r = await this.soak.call('check.peer.List', 'ListCheckpoints', {}, { agent: peer, deadlineMs: CONTROL_DEADLINE_MS, expect: [grpc.status.OK] });
+    const listed = new Set(((r.res as { checkpoints?: { checkpoint_id: string }[] } | undefined)?.checkpoints ?? []).map((c) => c.checkpoint_id));
+    if (r.code === grpc.status.OK) {
+      for (const id of listed) {
+        if (!this.soak.peerCheckpoints.has(id))
+          this.soak.violation('nothing-half-written', `checkpoint ${id} is listed on the second node after its Migrate round trip ended (the soak deleted it, or no Migrate of the soak's acknowledged it there)`);
+      }
+    }
+    const dir = path.join(peer.stateDir, 'checkpoints');
+    const tmpNow = new Set<string>();
+    for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
+      if (name.startsWith('.tmp-')) {
+        tmpNow.add(name);
+        if (final || this.peerTmpSeen.has(name)) this.soak.violation('no-temp-left', `temporary directory ${name} left in the second node's ${dir}`);
+      } else if (r.code === grpc.status.OK && !listed.has(name)) {
+        this.soak.violation('nothing-half-written', `directory ${name} is on the second node's disk (${dir}) but not listed`);
+      }
+    }
+    this.peerTmpSeen = tmpNow;
+
+    const base = new Set<number>();
+    for (const o of this.peerBase) if (await stillSame(o)) base.add(o.pid);
+    const scan = async (): Promise<Map<number, { nsPid: number; comm: string; state: string }>> =>
+      new Map((await nodeProcesses(peer.pid)).filter((p) => !base.has(p.pid)).map((p) => [p.pid, p]));
+    const first = await scan();
+    if (first.size === 0) return;
+    const owned = new Map<number, OwnedPid>();
+    for (const pid of first.keys()) {
+      const o = await own(pid);
+      if (o) owned.set(pid, o);
+    }
+    await sleep(2000);
+    for (const [pid, p] of await scan()) {
+      const o = owned.get(pid);
+      if (!o || !(await stillSame(o))) continue;
+      const what = p.comm === 'criu' ? 'a CRIU process' : p.state === 'Z' ? 'a zombie' : p.state === 'T' || p.state === 't' ? 'a stopped process' : 'a process';
+      this.soak.violation(
+        p.state === 'T' || p.state === 't' ? 'no-tree-left-stopped' : 'no-stray-process',
+        `${what} left on the second node: pid ${p.nsPid} there (${pid} here, ${p.comm}, state ${p.state})`,
+      );
+      await signalOwned(o, 'SIGKILL');
+    }
+  }
 
   private get checkpointsDir(): string {
     return path.join(this.soak.stateDir, 'checkpoints');
@@ -82,6 +169,7 @@ export class Checker {
     for (const id of toVerify) await this.verifyFiles(id);
     await this.checkTrees();
     await this.checkStrays(false);
+    await this.checkPeer(final);
     if (!final) {
       // One checkpoint never restored yet, restored now and checked: no fault runs at a quiet point.
       const e = rng.pick(await restorable(this.soak, (x) => x.restoresVerified === 0));
@@ -176,7 +264,7 @@ export class Checker {
       for (const t of this.soak.pool.all()) for (const p of t.owned) known.add(p.pid);
       const table = await processTable();
       const out = new Map<number, ProcRow>();
-      for (const p of descendants(table, this.soak.rootPid)) {
+      for (const p of this.soak.ownProcesses(table)) {
         if (!known.has(p.pid)) out.set(p.pid, p);
       }
       return out;

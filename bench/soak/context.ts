@@ -5,6 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { SoakAgent, CallResult } from './agent';
 import type { Fate, Ledger, LedgerEntry } from './ledger';
+import { descendants, type ProcRow } from './procs';
 import type { TargetPool } from './targets';
 
 /** The statuses README.md's error table lists; anything else breaks the "listed status" invariant. */
@@ -104,6 +105,8 @@ export interface SoakCallOptions {
   cancelAfterMs?: number;
   /** Statuses this call may get without surprise; others (if listed) are reported as surprises. */
   expect: readonly grpc.status[];
+  /** The agent to call: the soak's own (default) or the second node's (`Soak.peer`). */
+  agent?: SoakAgent;
 }
 
 export class Soak {
@@ -122,6 +125,24 @@ export class Soak {
   /** Set while the checker wants every op and fault to hold still. */
   paused = false;
   stopping = false;
+  /**
+   * The second node, for Migrate: an agent in its own pid, network and mount
+   * namespaces. Its processes are the soak's too, but not strays of the
+   * soak's agent: `ownProcesses` leaves them out, the checker looks at them
+   * on their own.
+   */
+  peer?: SoakAgent;
+  /**
+   * Pids of trees away on the second node (a Migrate round trip): free here
+   * meanwhile, but coming back, so no Restore or dead-pid call may take them.
+   */
+  readonly reservedPids = new Set<number>();
+  /**
+   * Checkpoints on the second node that a Migrate left and the soak has yet
+   * to delete there; true: acknowledged (the Migrate answered OK), so it must
+   * be there to delete.
+   */
+  readonly peerCheckpoints = new Map<string, boolean>();
   private readonly rpcs: Set<string>;
 
   constructor(
@@ -166,12 +187,23 @@ export class Soak {
    * (plus a margin).
    */
   call(label: string, method: string, req: unknown, opts: SoakCallOptions): Promise<CallResult> {
-    return this.account(label, method, opts, () => this.agent.call(method, req, { deadlineMs: opts.deadlineMs, cancelAfterMs: opts.cancelAfterMs }));
+    const agent = opts.agent ?? this.agent;
+    return this.account(label, method, opts, () => agent.call(method, req, { deadlineMs: opts.deadlineMs, cancelAfterMs: opts.cancelAfterMs }));
   }
 
-  /** A server-streaming call (ExportCheckpoint), held to the same invariants; `res` is every message. */
+  /** A server-streaming call (ExportCheckpoint, Migrate), held to the same invariants; `res` is every message. */
   serverStream(label: string, method: string, req: unknown, opts: SoakCallOptions): Promise<CallResult> {
-    return this.account(label, method, opts, () => this.agent.serverStream(method, req, { deadlineMs: opts.deadlineMs }));
+    const agent = opts.agent ?? this.agent;
+    return this.account(label, method, opts, () => agent.serverStream(method, req, { deadlineMs: opts.deadlineMs }));
+  }
+
+  /** Processes under the soak's root, less the second node's (its unshare and everything below). */
+  ownProcesses(table: Map<number, ProcRow>): ProcRow[] {
+    const peer = this.peer?.pid;
+    const all = descendants(table, this.rootPid);
+    if (!peer) return all;
+    const theirs = new Set([peer, ...descendants(table, peer).map((p) => p.pid)]);
+    return all.filter((p) => !theirs.has(p.pid));
   }
 
   /** A client-streaming call (ImportCheckpoint), held to the same invariants. */

@@ -17,6 +17,7 @@ import { FaultRunner, faultSchedule } from './faults';
 import { Ledger } from './ledger';
 import { activeOps, restorable, restoreEntry, runOne } from './ops';
 import { judge, sample, type ResourceSample } from './resources';
+import { stillSame } from './procs';
 import { Rng } from './rng';
 import { SHAPES, TargetPool } from './targets';
 
@@ -123,19 +124,38 @@ async function main(): Promise<number> {
     unmount();
     return 2;
   }
+  let peerRef: SoakAgent | undefined;
   // On a crash of the soak itself: no tree, agent or mount of the soak's is left behind.
   crashCleanup = async (): Promise<void> => {
     for (const t of pool.all()) await pool.retire(t).catch(() => undefined);
     await agent.kill().catch(() => undefined);
+    await peerRef?.kill().catch(() => undefined);
     unmount();
   };
   const soak = new Soak(agent, pool, ledger, opts.seed, stateDir, rootPid(), log);
   const checker = new Checker(soak);
+  // The second node, for Migrate: off the tmpfs (the fs-fill fault is the soak agent's alone).
+  const peer = soak.hasRpc('Migrate')
+    ? new SoakAgent(path.join(workDir, 'peer.sock'), path.join(workDir, 'peer-state'), path.join(workDir, 'peer.log'), ['--pid-wait-ms', '1000'], true)
+    : undefined;
+  if (peer) {
+    try {
+      await peer.start();
+    } catch (err) {
+      console.error(`soak: the second node (for Migrate): ${(err as Error).message}`);
+      await agent.kill();
+      unmount();
+      return 2;
+    }
+    soak.peer = peer;
+    peerRef = peer;
+    await checker.notePeerBase();
+  }
   const faults = new FaultRunner(soak, new Rng(opts.seed, 1000), fsDir);
   const schedule = faultSchedule(new Rng(opts.seed, 1001), durationSec);
   const ops = activeOps(soak);
   log(
-    `agent ${agent.pid}, state dir ${stateDir} (tmpfs ${TMPFS_MIB} MiB), root ${soak.rootPid}; ops: ${ops.map((o) => o.name).join(', ')}`,
+    `agent ${agent.pid}, state dir ${stateDir} (tmpfs ${TMPFS_MIB} MiB), root ${soak.rootPid}${peer ? `, second node ${peer.pid} (${peer.stateDir})` : ''}; ops: ${ops.map((o) => o.name).join(', ')}`,
   );
   log(`faults: ${schedule.map((f) => `${f.kind}@${f.atSec}s`).join(', ')}`);
   const stopOnSignal = (): void => {
@@ -242,6 +262,17 @@ async function main(): Promise<number> {
   for (const t of pool.all()) await pool.retire(t);
 
   await agent.stop();
+  if (peer) {
+    const left = await checker.peerProcesses();
+    await peer.stop();
+    // Killing its unshare ends its pid namespace: every process in it goes.
+    for (let i = 0; i < 200 && (await Promise.all(left.map((o) => stillSame(o)))).some(Boolean); i++) await sleep(50);
+    const peerDir = path.join(peer.stateDir, 'checkpoints');
+    for (const n of fs.existsSync(peerDir) ? fs.readdirSync(peerDir) : []) {
+      if (n.startsWith('.tmp-')) soak.violation('no-temp-left', `temporary directory ${n} left in the second node's ${peerDir} after it stopped`);
+      else soak.violation('nothing-half-written', `checkpoint ${n} left in the second node's ${peerDir}, though the soak deleted every Migrate's there`);
+    }
+  }
   await sleep(1000);
   await checker.checkStrays(true);
   const tmpLeft = fs.readdirSync(path.join(stateDir, 'checkpoints')).filter((n) => n.startsWith('.tmp-'));

@@ -8,7 +8,9 @@ import { pidInUse } from '../../src/proctree';
 import type { CallResult } from './agent';
 import { fateOf, LOST_ANSWER, sleep, type Soak } from './context';
 import type { LedgerEntry } from './ledger';
-import { descendants, lastPid, processTable, taskStates } from './procs';
+import { promises as fsp } from 'node:fs';
+import type { SoakAgent } from './agent';
+import { lastPid, nodeProcesses, own, processTable, signalOwned, taskStates, type OwnedPid } from './procs';
 import type { Rng } from './rng';
 import { SHAPES, type SoakTarget, type TreeInfo } from './targets';
 
@@ -67,12 +69,12 @@ function leaseRunning(soak: Soak, rng: Rng, prefer?: SoakTarget['info']['shape']
  */
 export async function restorable(soak: Soak, filter: (e: LedgerEntry) => boolean = () => true): Promise<LedgerEntry[]> {
   const out: LedgerEntry[] = [];
-  for (const e of soak.ledger.idle((x) => x.fate === 'present' && x.kind === 'dump' && filter(x))) {
+  for (const e of soak.ledger.idle((x) => x.fate === 'present' && x.kind === 'dump' && !x.tree.pids.some((p) => soak.reservedPids.has(p)) && filter(x))) {
     let free = true;
     for (const pid of e.tree.pids) if (await pidInUse(pid)) free = false;
     if (free) out.push(e);
   }
-  return out.filter((e) => !e.busy && e.fate === 'present');
+  return out.filter((e) => !e.busy && e.fate === 'present' && !e.tree.pids.some((p) => soak.reservedPids.has(p)));
 }
 
 /**
@@ -329,14 +331,13 @@ async function observedState(pids: readonly number[]): Promise<'running' | 'stop
  * adopted instead, if whole.
  */
 async function noHalfRestored(soak: Soak, e: LedgerEntry, r: CallResult, lost = false): Promise<void> {
-  const root = soak.rootPid;
   for (let attempt = 0; attempt < 40; attempt++) {
     await sleep(250);
     const table = await processTable();
     // Under the soak's root and no tree of the pool's: another Restore of the
     // same tree (another checkpoint, same pids) may hold them, whole and known.
     const known = new Set(soak.pool.all().flatMap((t) => t.owned.map((p) => p.pid)));
-    const mine = new Set(descendants(table, root).map((p) => p.pid));
+    const mine = new Set(soak.ownProcesses(table).map((p) => p.pid));
     const held = e.tree.pids.filter((pid) => mine.has(pid) && !known.has(pid));
     if (held.length === 0) return;
     if (lost && held.length === e.tree.pids.length && attempt >= 4) {
@@ -368,7 +369,7 @@ async function noHalfRestored(soak: Soak, e: LedgerEntry, r: CallResult, lost = 
 /** A free pid below the last one the kernel handed out: it will not be reused before the pid counter wraps. */
 async function deadPid(soak: Soak, rng: Rng): Promise<number | undefined> {
   const last = await lastPid();
-  const candidates = soak.pool.deadPids.filter((p) => p < last);
+  const candidates = soak.pool.deadPids.filter((p) => p < last && !soak.reservedPids.has(p));
   const pid = rng.pick(candidates);
   if (pid === undefined || (await pidInUse(pid))) return undefined;
   return pid;
@@ -789,9 +790,285 @@ export const OPS: readonly OpSpec[] = [
     rpc: 'ImportCheckpoint',
     run: exportImport,
   },
-  // Migrate needs a second node (an agent in its own pid and network
-  // namespaces); the migration tests cover it, the soak does not yet.
+  {
+    name: 'Migrate',
+    // The second node runs only where the API has Migrate (main.ts starts it).
+    weight: (s) => (s.peer && s.pool.size() > 0 ? 6 : 0),
+    rpc: 'Migrate',
+    run: migrateRoundTrip,
+  },
 ];
+
+/** Where a tree is on one node: every pid alive and running, every one stopped, some (or a mix), or none. */
+export type Place = 'running' | 'stopped' | 'partial' | 'none';
+
+/**
+ * The place of a tree from the scheduler letter of each of its pids on one
+ * node (undefined: no such live process there; zombies count as gone).
+ */
+export function placeOf(states: readonly (string | undefined)[]): Place {
+  const live = states.filter((s): s is string => s !== undefined && s !== 'Z' && s !== 'X');
+  if (live.length === 0) return 'none';
+  if (live.length < states.length) return 'partial';
+  const stopped = live.filter((s) => s === 'T' || s === 't').length;
+  return stopped === 0 ? 'running' : stopped === live.length ? 'stopped' : 'partial';
+}
+
+/** The tree's pids on this node: processes of the soak's (not the second node's) holding them. */
+async function placeHere(soak: Soak, pids: readonly number[]): Promise<Place> {
+  const mine = new Map(soak.ownProcesses(await processTable()).map((p) => [p.pid, p]));
+  return placeOf(pids.map((pid) => mine.get(pid)?.state));
+}
+
+/** The tree's pids in the second node's pid namespace (the same numbers: CRIU restores the original pids). */
+async function placeThere(soak: Soak, pids: readonly number[]): Promise<Place> {
+  const peer = soak.peer;
+  if (!peer) return 'none';
+  const inside = new Map((await nodeProcesses(peer.pid)).map((p) => [p.nsPid, p]));
+  return placeOf(pids.map((pid) => inside.get(pid)?.state));
+}
+
+/** SIGKILLs what holds the tree's pids on one node (only processes of the soak's) and waits until they are gone. */
+async function killPlaced(soak: Soak, pids: readonly number[], where: 'here' | 'there'): Promise<void> {
+  const victims: OwnedPid[] = [];
+  if (where === 'here') {
+    const mine = new Set(soak.ownProcesses(await processTable()).map((p) => p.pid));
+    for (const pid of pids) {
+      const o = mine.has(pid) ? await own(pid) : null;
+      if (o) victims.push(o);
+    }
+  } else if (soak.peer) {
+    for (const p of await nodeProcesses(soak.peer.pid)) {
+      const o = pids.includes(p.nsPid) ? await own(p.pid) : null;
+      if (o) victims.push(o);
+    }
+  }
+  for (const o of victims) await signalOwned(o, 'SIGKILL');
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && (where === 'here' ? await placeHere(soak, pids) : await placeThere(soak, pids)) !== 'none') await sleep(100);
+}
+
+/**
+ * After one leg of a Migrate round trip: where the tree runs now, held to
+ * "the tree runs on exactly one node". Waits (a failed migration is undone
+ * asynchronously; a lost answer may hide either outcome) until one node has
+ * the whole tree running and the other none of it. A copy left stopped on
+ * one node while the other runs it is the window migration.md names (the
+ * destination keeps its copy stopped when the commit is lost): reported,
+ * and killed so the run goes on. A tree running on both, or on neither,
+ * breaks the invariant.
+ */
+async function settleLeg(
+  soak: Soak,
+  pids: readonly number[],
+  r: CallResult,
+  from: 'here' | 'there',
+  what: string,
+): Promise<'here' | 'there' | 'nowhere'> {
+  const to = from === 'here' ? 'there' : 'here';
+  const answer = `${what} answered ${grpc.status[r.code]}${r.code === S.OK ? '' : ` (${r.details.slice(0, 200)})`}`;
+  const deadline = Date.now() + (LOST_ANSWER.has(r.code) ? 30_000 : 15_000);
+  let here: Place;
+  let there: Place;
+  for (;;) {
+    [here, there] = [await placeHere(soak, pids), await placeThere(soak, pids)];
+    const at = { here, there };
+    const settled = (at[from] === 'running' && at[to] === 'none') || (at[to] === 'running' && at[from] === 'none');
+    if (settled || Date.now() > deadline) break;
+    await sleep(200);
+  }
+  const at = { here, there };
+  if (at[from] === 'running' && at[to] === 'none') {
+    if (r.code === S.OK) soak.violation('workload-unharmed', `${answer}, but the tree still runs on the source only`);
+    return from;
+  }
+  if (at[to] === 'running' && at[from] === 'none') {
+    if (r.code !== S.OK && !LOST_ANSWER.has(r.code)) soak.surprise('migrate failed after the restore', `${answer}, and the tree runs on the destination`);
+    return to;
+  }
+  // A stopped copy beside a running one: the commit window; the running one is the tree.
+  for (const [run, stop] of [[from, to], [to, from]] as const) {
+    if (at[run] === 'running' && at[stop] === 'stopped') {
+      soak.surprise('migrate left a stopped copy', `${answer}: the tree runs on the ${run === 'here' ? 'soak agent' : 'second node'}, a stopped copy on the other; killed`);
+      await killPlaced(soak, pids, stop);
+      return run;
+    }
+  }
+  // Stopped on one node only, nothing on the other: the destination kept its copy (commit lost) and the source's is gone.
+  for (const side of [to, from] as const) {
+    if (at[side] === 'stopped' && at[side === 'here' ? 'there' : 'here'] === 'none') {
+      const r2 = await soak.call('Migrate.Continue', 'Continue', { pid: pids[0] }, {
+        agent: side === 'here' ? soak.agent : soak.peer,
+        deadlineMs: CONTROL_DEADLINE_MS,
+        expect: [S.OK],
+      });
+      soak.surprise('migrate left the tree stopped', `${answer}: stopped on the ${side === 'here' ? 'soak agent' : 'second node'} only; Continue answered ${grpc.status[r2.code]}`);
+      if ((side === 'here' ? await placeHere(soak, pids) : await placeThere(soak, pids)) === 'running') return side;
+    }
+  }
+  soak.violation(
+    'workload-unharmed',
+    `${answer}: the tree of pids ${pids.join(',')} is ${here} on the soak agent and ${there} on the second node, not running on exactly one`,
+  );
+  await killPlaced(soak, pids, 'here');
+  await killPlaced(soak, pids, 'there');
+  return 'nowhere';
+}
+
+/** One leg of a round trip: Migrate called on `from`, the other agent as the destination. */
+function migrateLeg(soak: Soak, label: string, from: 'here' | 'there', pid: number, id: string): Promise<CallResult> {
+  const peer = soak.peer as SoakAgent;
+  const [src, dst] = from === 'here' ? [soak.agent, peer] : [peer, soak.agent];
+  return soak.serverStream(
+    label,
+    'Migrate',
+    { pid, destination: `unix:${dst.socket}`, checkpoint_id: id, final_state: 'FINAL_STATE_RUNNING' },
+    { agent: src, deadlineMs: CRIU_DEADLINE_MS, expect: [S.OK, S.RESOURCE_EXHAUSTED] },
+  );
+}
+
+/** The MigrateResult in the last event of an OK Migrate. */
+function migrateResult(r: CallResult): { destination_pid?: number; pids?: number[] } | undefined {
+  if (r.code !== S.OK) return undefined;
+  const events = r.res as { result?: { destination_pid?: number; pids?: number[] } }[];
+  return events.at(-1)?.result ?? undefined;
+}
+
+/** Waits until the soak's agent answers a listing (it restarts after the agent-kill fault), at most ms. */
+async function agentListening(soak: Soak, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const r = await soak.call('Migrate.wait.List', 'ListCheckpoints', {}, { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.OK, S.UNAVAILABLE] });
+    if (r.code === S.OK) return;
+    await sleep(500);
+  }
+}
+
+/** Deletes up to n of the oldest idle acknowledged checkpoints on the soak's agent (the ledger follows). */
+async function makeRoom(soak: Soak, n: number): Promise<void> {
+  for (const e of soak.ledger.idle((x) => x.fate === 'present').slice(0, n)) {
+    e.busy = true;
+    try {
+      const r = await soak.call('Migrate.make-room.Delete', 'DeleteCheckpoint', { checkpoint_id: e.id }, { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.OK, S.FAILED_PRECONDITION] });
+      if (r.code === S.OK) {
+        for (const id of (r.res as { deleted?: string[] }).deleted ?? []) {
+          const d = soak.ledger.get(id);
+          if (d) d.fate = 'deleted';
+        }
+      } else if (r.code === S.NOT_FOUND) {
+        soak.violation('nothing-acknowledged-lost', `DeleteCheckpoint ${e.id}: NOT_FOUND, but it was acknowledged`);
+      } else if (LOST_ANSWER.has(r.code)) e.fate = 'unknown';
+    } finally {
+      e.busy = false;
+    }
+  }
+}
+
+/** The checkpoints Migrate left on the second node, deleted there (each must be there when its Migrate answered OK). */
+export async function deletePeerCheckpoints(soak: Soak): Promise<void> {
+  for (const [id, acknowledged] of [...soak.peerCheckpoints]) {
+    // Taken out first: another worker's round trip deletes what it finds too.
+    if (!soak.peerCheckpoints.delete(id)) continue;
+    const r = await soak.call(
+      'Migrate.peer.Delete',
+      'DeleteCheckpoint',
+      { checkpoint_id: id },
+      { agent: soak.peer, deadlineMs: CONTROL_DEADLINE_MS, expect: acknowledged ? [S.OK] : [S.OK, S.NOT_FOUND] },
+    );
+    if (r.code === S.NOT_FOUND && acknowledged)
+      soak.violation('nothing-acknowledged-lost', `checkpoint ${id} on the second node: its Migrate answered OK, DeleteCheckpoint there NOT_FOUND`);
+    if (r.code !== S.OK && r.code !== S.NOT_FOUND) soak.peerCheckpoints.set(id, acknowledged);
+  }
+}
+
+/**
+ * A Migrate round trip of a leased running tree: to the second node and
+ * back, so that it returns to the pool with its pids and memory (checked as
+ * any restored tree), and the checkpoint the way back created here is the
+ * ledger's like a Dump's. The first leg's checkpoint (on the second node) is
+ * deleted there. After each leg the tree must run on exactly one node.
+ */
+async function migrateRoundTrip(soak: Soak, rng: Rng, worker: number): Promise<void> {
+  if (!soak.peer?.running()) return;
+  const t = leaseRunning(soak, rng);
+  if (!t) return;
+  const info = treeInfoOf(t);
+  const pids = info.pids;
+  // Ids the soak's agent may list meanwhile: the first leg's (the source's
+  // page-less copy, never to be left listed) and the way back's.
+  const there = newId(rng, worker);
+  const thereEntry = soak.ledger.record(there, 'unknown', 'dump', info);
+  thereEntry.busy = true;
+  for (const pid of pids) soak.reservedPids.add(pid);
+  try {
+    const r1 = await migrateLeg(soak, 'Migrate.there', 'here', t.pid, there);
+    soak.peerCheckpoints.set(there, r1.code === S.OK);
+    const res1 = migrateResult(r1);
+    if (res1 && (res1.destination_pid !== t.pid || [...(res1.pids ?? [])].sort().join() !== [...pids].sort().join()))
+      soak.surprise('migrate: other pids', `Migrate ${there} answered pid ${res1.destination_pid} (${(res1.pids ?? []).join(',')}), the tree had ${pids.join(',')}`);
+    const p1 = await settleLeg(soak, pids, r1, 'here', `Migrate ${there} of tree ${t.pid} (${t.info.shape}) to the second node`);
+    // Never listed here: the source's copy of a migration has no pages.
+    thereEntry.fate = 'absent';
+    thereEntry.busy = false;
+    if (p1 === 'here') {
+      // Still the tree the soak started (same start times), as it was.
+      if (await holdTree(soak, t, `after Migrate ${there} answered ${grpc.status[r1.code]}`)) soak.pool.release(t);
+      return;
+    }
+    const tmpDir = t.tmpDir;
+    t.tmpDir = undefined;
+    await soak.pool.forget(t, true);
+    if (p1 === 'nowhere') {
+      if (tmpDir) await fsp.rm(tmpDir, { recursive: true, force: true });
+      return;
+    }
+
+    let back = '';
+    let r2: CallResult | undefined;
+    let p2: 'here' | 'there' | 'nowhere' = 'there';
+    for (let attempt = 0; attempt < 2 && p2 === 'there'; attempt++) {
+      back = newId(rng, worker);
+      const e = soak.ledger.record(back, 'unknown', 'dump', info);
+      e.busy = true;
+      r2 = await migrateLeg(soak, attempt === 0 ? 'Migrate.back' : 'Migrate.back-retry', 'there', t.pid, back);
+      p2 = await settleLeg(soak, pids, r2, 'there', `Migrate ${back} of tree ${t.pid} (${t.info.shape}) back from the second node`);
+      e.fate = p2 === 'here' && (r2.code === S.OK || (await checkpointExists(soak, back, 5000))) ? 'present' : LOST_ANSWER.has(r2.code) ? 'unknown' : 'absent';
+      e.busy = false;
+      if (r2.code === S.OK && p2 !== 'here') soak.violation('nothing-acknowledged-lost', `Migrate ${back} answered OK, but the tree is not here`);
+      // The soak's tmpfs is often near full: make room as an operator would, rather than lose the tree.
+      if (p2 === 'there' && r2.code === S.RESOURCE_EXHAUSTED) await makeRoom(soak, 3);
+      // The soak's agent down (the agent-kill fault): retry once it listens again.
+      if (p2 === 'there' && /cannot reach the destination/.test(r2.details)) await agentListening(soak, 20_000);
+    }
+    if (p2 === 'here') {
+      let back2: SoakTarget;
+      try {
+        back2 = await soak.pool.adopt({ ...info }, 'restored', 'running');
+      } catch (err) {
+        soak.violation('workload-unharmed', `after Migrate ${back}: ${(err as Error).message}`);
+        return;
+      }
+      back2.tmpDir = tmpDir;
+      if (await holdTree(soak, back2, `after the Migrate round trip ${there}, ${back}`)) soak.pool.release(back2);
+      const e = soak.ledger.get(back);
+      if (e) e.restoresVerified++;
+      return;
+    }
+    if (p2 === 'there') {
+      // Both tries refused with the tree running on there: no invariant broken, but it cannot come back.
+      soak.surprise('migrate back failed twice', `Migrate ${back}: ${grpc.status[r2?.code ?? S.UNKNOWN]} (${r2?.details.slice(0, 200)}); the tree left on the second node is killed`);
+      await killPlaced(soak, pids, 'there');
+    }
+    if (tmpDir) await fsp.rm(tmpDir, { recursive: true, force: true });
+  } finally {
+    for (const pid of pids) soak.reservedPids.delete(pid);
+    if (thereEntry.busy) {
+      thereEntry.fate = 'unknown';
+      thereEntry.busy = false;
+    }
+    await deletePeerCheckpoints(soak);
+  }
+}
 
 /** A chunk of ExportCheckpoint's stream, as grpc-js gives it (and takes it back). */
 interface Chunk {

@@ -187,3 +187,33 @@ export async function zombieFate(pid: number): Promise<string | undefined> {
 export async function lastPid(): Promise<number> {
   return Number((await fsp.readFile('/proc/sys/kernel/ns_last_pid', 'utf8')).trim());
 }
+
+/**
+ * The pid a process has in the innermost pid namespace it belongs to (the
+ * last field of NSpid in /proc/PID/status); undefined when unreadable.
+ */
+export function innermostPid(status: string): number | undefined {
+  const line = /^NSpid:\s*(.*)$/m.exec(status)?.[1];
+  const last = line?.trim().split(/\s+/).at(-1);
+  const n = Number(last);
+  return last !== undefined && Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}
+
+/** A process of the second node, as the host sees it and as its own pid namespace names it. */
+export interface NodeProc extends ProcRow {
+  nsPid: number;
+}
+
+/** The processes of a namespaced node: descendants of its unshare pid, with their pids inside. */
+export async function nodeProcesses(unsharePid: number): Promise<NodeProc[]> {
+  const out: NodeProc[] = [];
+  for (const p of descendants(await processTable(), unsharePid)) {
+    try {
+      const nsPid = innermostPid(await fsp.readFile(`/proc/${p.pid}/status`, 'utf8'));
+      if (nsPid !== undefined) out.push({ ...p, nsPid });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}

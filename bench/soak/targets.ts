@@ -137,12 +137,17 @@ export class TargetPool {
     this.retired++;
   }
 
-  /** Drops a tree that is gone (dumped DEAD, or killed), once its pids are free. */
-  async forget(t: SoakTarget): Promise<void> {
+  /**
+   * Drops a tree that is gone (dumped DEAD, or killed), once its pids are
+   * free. `returning`: the tree lives on elsewhere and comes back with the
+   * same pids (a Migrate round trip), so they are no dead pids for hostile
+   * calls.
+   */
+  async forget(t: SoakTarget, returning = false): Promise<void> {
     this.targets.delete(t);
     for (const p of t.owned) {
       if (await stillSame(p)) await waitForPidFree(p.pid, PID_FREE_MS);
-      if (!(await pidInUse(p.pid))) this.deadPids.push(p.pid);
+      if (!returning && !(await pidInUse(p.pid))) this.deadPids.push(p.pid);
     }
     if (this.deadPids.length > 64) this.deadPids.splice(0, this.deadPids.length - 64);
     if (t.tmpDir) await fsp.rm(t.tmpDir, { recursive: true, force: true });

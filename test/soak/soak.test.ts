@@ -28,6 +28,7 @@ interface Summary {
   invariants: Record<string, Tally>;
   calls: number;
   byMethod: Record<string, Record<string, number>>;
+  byOp: Record<string, Record<string, number>>;
   faults: Record<string, Tally>;
   agentRestarts: number;
   checkpoints: { filesVerified: number; finalRestores: number; restoresVerifiedAtQuietPoints: number };
@@ -85,9 +86,11 @@ describe(`soak, ${MINUTES} minutes, seed ${SEED}`, () => {
   it('covered every operation, hostile call and fault kind', () => {
     const s = summary;
     if (!s) throw new Error(`no summary:\n${tail()}`);
-    for (const m of ['Dump', 'PreDump', 'Restore', 'Continue', 'ListCheckpoints', 'GetCheckpoint', 'DeleteCheckpoint']) {
+    for (const m of ['Dump', 'PreDump', 'Restore', 'Continue', 'ListCheckpoints', 'GetCheckpoint', 'DeleteCheckpoint', 'Migrate']) {
       expect([m, s.byMethod[m]?.OK ?? 0, Object.keys(s.byMethod[m] ?? {}).length > 0]).toEqual([m, expect.any(Number), true]);
     }
+    // Round trips to the second node and back that completed.
+    expect([s.byOp['Migrate.there']?.OK ?? 0, s.byOp['Migrate.back']?.OK ?? 0].every((n) => n > 0)).toBe(true);
     // This host has no soft-dirty tracking: PreDump is refused, and counted.
     expect(s.byMethod.PreDump?.FAILED_PRECONDITION ?? 0).toBeGreaterThan(0);
     for (const f of ['criu-kill', 'agent-kill', 'fs-fill', 'target-kill']) expect([f, (s.faults[f]?.count ?? 0) > 0]).toEqual([f, true]);

@@ -7,6 +7,8 @@ import * as grpc from '@grpc/grpc-js';
 import { fateOf } from '../../bench/soak/context';
 import { faultSchedule } from '../../bench/soak/faults';
 import { Ledger } from '../../bench/soak/ledger';
+import { placeOf } from '../../bench/soak/ops';
+import { innermostPid } from '../../bench/soak/procs';
 import { judge, type ResourceSample } from '../../bench/soak/resources';
 import { Rng } from '../../bench/soak/rng';
 
@@ -146,5 +148,25 @@ describe('seeded choices', () => {
     expect(new Set(a.map((f) => f.kind))).toEqual(new Set(['criu-kill', 'agent-kill', 'fs-fill', 'target-kill']));
     expect(a.every((f, i) => i === 0 || (a[i - 1]?.atSec ?? 0) <= f.atSec)).toBe(true);
     expect(a.every((f) => f.atSec > 0 && f.atSec < 120)).toBe(true);
+  });
+});
+
+describe('migrate: where a tree is', () => {
+  it('a tree is running, stopped, partly there, or not there on one node', () => {
+    expect(placeOf(['S', 'R', 'S'])).toBe('running');
+    expect(placeOf(['T', 't', 'T'])).toBe('stopped');
+    expect(placeOf([undefined, undefined])).toBe('none');
+    // Zombies are gone: a killed tree not yet reaped is not on the node.
+    expect(placeOf(['Z', 'Z', undefined])).toBe('none');
+    // Half a tree (a child died or was never restored), or a mix of stopped and running tasks.
+    expect(placeOf(['S', undefined, 'S'])).toBe('partial');
+    expect(placeOf(['S', 'Z'])).toBe('partial');
+    expect(placeOf(['S', 'T'])).toBe('partial');
+  });
+
+  it("a process's pid in its own pid namespace comes from the last NSpid field", () => {
+    expect(innermostPid('Name:\tpython3\nNSpid:\t51234\t4021\nNSpgid:\t1\n')).toBe(4021);
+    expect(innermostPid('Name:\tnode\nNSpid:\t812\n')).toBe(812);
+    expect(innermostPid('Name:\tx\n')).toBeUndefined();
   });
 });
