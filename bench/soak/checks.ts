@@ -114,17 +114,7 @@ export class Checker {
     for (const o of this.peerBase) if (await stillSame(o)) base.add(o.pid);
     const scan = async (): Promise<Map<number, { nsPid: number; comm: string; state: string }>> =>
       new Map((await nodeProcesses(peer.pid)).filter((p) => !base.has(p.pid)).map((p) => [p.pid, p]));
-    const first = await scan();
-    if (first.size === 0) return;
-    const owned = new Map<number, OwnedPid>();
-    for (const pid of first.keys()) {
-      const o = await own(pid);
-      if (o) owned.set(pid, o);
-    }
-    await sleep(2000);
-    for (const [pid, p] of await scan()) {
-      const o = owned.get(pid);
-      if (!o || !(await stillSame(o))) continue;
+    for (const { pid, p, o } of await lingering(scan)) {
       const what = p.comm === 'criu' ? 'a CRIU process' : p.state === 'Z' ? 'a zombie' : p.state === 'T' || p.state === 't' ? 'a stopped process' : 'a process';
       this.soak.violation(
         p.state === 'T' || p.state === 't' ? 'no-tree-left-stopped' : 'no-stray-process',
@@ -269,18 +259,7 @@ export class Checker {
       }
       return out;
     };
-    const first = await scan();
-    if (first.size === 0) return;
-    const owned = new Map<number, OwnedPid>();
-    for (const pid of first.keys()) {
-      const o = await own(pid);
-      if (o) owned.set(pid, o);
-    }
-    await sleep(2000);
-    const second = await scan();
-    for (const [pid, p] of second) {
-      const o = owned.get(pid);
-      if (!first.has(pid) || !o) continue;
+    for (const { pid, p, o } of await lingering(scan)) {
       const what = p.comm === 'criu' ? 'a CRIU process' : p.state === 'Z' ? 'a zombie' : 'a process the soak does not know';
       this.soak.violation(
         'no-stray-process',
@@ -295,4 +274,25 @@ export class Checker {
   async criuWorkersNow(): Promise<number[]> {
     return this.soak.agent.running() ? criuWorkers(this.soak.agent.pid) : [];
   }
+}
+
+/**
+ * What `scan` finds twice, 2 s apart, still the same process both times:
+ * processes on their way out are not counted.
+ */
+async function lingering<P>(scan: () => Promise<Map<number, P>>): Promise<{ pid: number; p: P; o: OwnedPid }[]> {
+  const first = await scan();
+  if (first.size === 0) return [];
+  const owned = new Map<number, OwnedPid>();
+  for (const pid of first.keys()) {
+    const o = await own(pid);
+    if (o) owned.set(pid, o);
+  }
+  await sleep(2000);
+  const out: { pid: number; p: P; o: OwnedPid }[] = [];
+  for (const [pid, p] of await scan()) {
+    const o = owned.get(pid);
+    if (o && (await stillSame(o))) out.push({ pid, p, o });
+  }
+  return out;
 }
