@@ -154,7 +154,8 @@ export class DumpService {
     if (!before) throw new AgentError('not-found', `no process with pid ${p.pid} on this node`);
     guardTree(before);
     const statusBefore = treeStatus(before);
-    await this.requireSpace(p.pid, await estimateMemoryBytes(before));
+    // Pages sent to a page server (Migrate) take no room here.
+    await this.requireSpace(p.pid, p.pageServer ? 0 : await estimateMemoryBytes(before));
     const version = await this.ctx.version(signal);
     const commandLine = await readCommandLine(p.pid);
     const startTime = await readStartTime(p.pid);

@@ -159,6 +159,31 @@ describe('stop-and-copy to a destination in its own namespaces', () => {
   });
 });
 
+describe('a source with little room', () => {
+  it('moves a 128 MiB tree from a source whose state directory has 48 MiB: its pages go to the destination, not to its disk', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-small-src-'));
+    const stateDir = path.join(dir, 'state');
+    fs.mkdirSync(stateDir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m,mode=0700', 'tmpfs', stateDir]);
+    let small: AgentProcess | undefined;
+    try {
+      small = await startAgent({ dir });
+      const t = await startTarget({ children: 1, extraMiB: 128 });
+      const before = await t.query();
+      const id = newId('small-src');
+      const { error, events } = await migrateEvents(small.client, { pid: t.pid, destination: `unix:${dst.socket}`, checkpoint_id: id });
+      expect(error).toBeUndefined();
+      expect(events.at(-1)?.result?.destination_pid).toBe(t.pid);
+      expect(queryInDst(t.port).mem_sha256_now).toBe(before.mem_sha256_at_start);
+      for (const pid of t.allPids) expect(await waitForPidFree(pid, 15_000)).toBe(true);
+    } finally {
+      await small?.stop();
+      execFileSync('umount', [stateDir]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('refusals before anything is frozen', () => {
   it('PRE_COPY and POST_COPY on this kernel: FAILED_PRECONDITION, the tree never stopped', async () => {
     const t = await startTarget({ children: 1 });
