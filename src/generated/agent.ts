@@ -31,6 +31,7 @@ import type { MigrationAccepted as _criu_agent_v1_MigrationAccepted, MigrationAc
 import type { MigrationCommit as _criu_agent_v1_MigrationCommit, MigrationCommit__Output as _criu_agent_v1_MigrationCommit__Output } from './criu_agent/v1/MigrationCommit';
 import type { MigrationDone as _criu_agent_v1_MigrationDone, MigrationDone__Output as _criu_agent_v1_MigrationDone__Output } from './criu_agent/v1/MigrationDone';
 import type { MigrationOffer as _criu_agent_v1_MigrationOffer, MigrationOffer__Output as _criu_agent_v1_MigrationOffer__Output } from './criu_agent/v1/MigrationOffer';
+import type { MigrationPageServerClosed as _criu_agent_v1_MigrationPageServerClosed, MigrationPageServerClosed__Output as _criu_agent_v1_MigrationPageServerClosed__Output } from './criu_agent/v1/MigrationPageServerClosed';
 import type { MigrationReply as _criu_agent_v1_MigrationReply, MigrationReply__Output as _criu_agent_v1_MigrationReply__Output } from './criu_agent/v1/MigrationReply';
 import type { MigrationRestore as _criu_agent_v1_MigrationRestore, MigrationRestore__Output as _criu_agent_v1_MigrationRestore__Output } from './criu_agent/v1/MigrationRestore';
 import type { MigrationRestored as _criu_agent_v1_MigrationRestored, MigrationRestored__Output as _criu_agent_v1_MigrationRestored__Output } from './criu_agent/v1/MigrationRestored';
@@ -101,6 +102,7 @@ export interface ProtoGrpcType {
       MigrationCommit: MessageTypeDefinition<_criu_agent_v1_MigrationCommit, _criu_agent_v1_MigrationCommit__Output>
       MigrationDone: MessageTypeDefinition<_criu_agent_v1_MigrationDone, _criu_agent_v1_MigrationDone__Output>
       MigrationOffer: MessageTypeDefinition<_criu_agent_v1_MigrationOffer, _criu_agent_v1_MigrationOffer__Output>
+      MigrationPageServerClosed: MessageTypeDefinition<_criu_agent_v1_MigrationPageServerClosed, _criu_agent_v1_MigrationPageServerClosed__Output>
       MigrationReply: MessageTypeDefinition<_criu_agent_v1_MigrationReply, _criu_agent_v1_MigrationReply__Output>
       MigrationRestore: MessageTypeDefinition<_criu_agent_v1_MigrationRestore, _criu_agent_v1_MigrationRestore__Output>
       MigrationRestored: MessageTypeDefinition<_criu_agent_v1_MigrationRestored, _criu_agent_v1_MigrationRestored__Output>

@@ -74,7 +74,12 @@ export class MigrationTargetService {
       const ps = await this.criu.pageServer(pending.dir, PAGE_SERVER_LOG, { address: '127.0.0.1', port: await freeLoopbackPort() }, signal);
       pageServerPid = ps.pid;
       await reply({ accepted: { criu_version: (await this.ctx.version(signal)).text, kernel: this.ctx.kernel } });
-      relay = new PageServerRelay(ps.port, (bytes) => reply({ page_server_data: bytes }));
+      const logPath = path.join(pending.dir, PAGE_SERVER_LOG);
+      relay = new PageServerRelay(
+        ps.port,
+        (bytes) => reply({ page_server_data: bytes }),
+        async () => reply({ page_server_closed: await pageServerEnd(ps.pid, logPath, this.ctx.store.checkpointsDir) }),
+      );
       const writer = new CheckpointWriter(this.ctx.store, { pending, logFile: PAGE_SERVER_LOG });
       for (;;) {
         signal?.throwIfAborted();
@@ -195,35 +200,53 @@ export class MigrationTargetService {
  * source's dump sent and sending back what the page server answers. The page
  * server listens on this node's loopback only: its traffic travels between
  * the nodes inside the agents' gRPC call (TLS and the policy apply).
+ *
+ * The page server closing its side travels too (`ended`): it closes after
+ * answering the dump's last request, but also when it fails (a full disk),
+ * and then the source's dump, waiting for an answer that never comes, would
+ * otherwise hold the tree frozen until the call's deadline.
  */
 class PageServerRelay {
   private socket?: net.Socket;
+  private closed?: Promise<void>;
+  private ended = false;
   private sending = Promise.resolve();
   private failed?: Error;
 
   constructor(
     private readonly port: number,
     private readonly back: (bytes: Buffer) => Promise<void>,
+    private readonly onEnd: () => Promise<void>,
   ) {}
 
   async write(bytes: Buffer): Promise<void> {
     const sock = await this.connect();
-    if (this.failed) throw this.failed;
-    if (!sock.write(bytes)) await new Promise<void>((resolve) => sock.once('drain', resolve));
+    this.rethrow();
+    // Bytes the dump sent before it heard the page server is gone: nobody reads them.
+    if (this.ended) return;
+    if (sock.write(bytes)) return;
+    await new Promise<void>((resolve) => {
+      sock.once('drain', resolve);
+      sock.once('close', resolve);
+    });
+    this.rethrow();
   }
 
   /** Half-closes towards the page server, waits until it closed too and every answer was sent back. */
   async close(): Promise<void> {
     const sock = await this.connect();
-    const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
     sock.end();
-    await closed;
+    await this.closed;
     await this.sending;
-    if (this.failed) throw this.failed;
+    this.rethrow();
   }
 
   destroy(): void {
     this.socket?.destroy();
+  }
+
+  private rethrow(): void {
+    if (this.failed) throw this.failed;
   }
 
   private connect(): Promise<net.Socket> {
@@ -231,6 +254,7 @@ class PageServerRelay {
     return new Promise((resolve, reject) => {
       const sock = net.connect({ host: '127.0.0.1', port: this.port });
       this.socket = sock;
+      this.closed = new Promise<void>((done) => sock.once('close', () => done()));
       sock.once('connect', () => resolve(sock));
       sock.on('error', (err) => {
         this.failed = new AgentError('internal', `the connection to the local page server failed: ${err.message}`, { cause: err });
@@ -246,8 +270,36 @@ class PageServerRelay {
           },
         );
       });
+      sock.once('end', () => {
+        this.ended = true;
+        // After every answer before it, in order.
+        this.sending = this.sending.then(() => this.onEnd()).catch((err: unknown) => {
+          this.failed ??= err instanceof Error ? err : new Error(String(err));
+        });
+      });
     });
   }
+}
+
+/** Below this much free space, a page server that closed on its own ran out of room. */
+const NO_SPACE_BYTES = 1024 * 1024;
+
+/**
+ * Why the page server (which closed its connection) failed, as far as this
+ * node can tell once it exited: the last error line of its log (read only to
+ * tell a person what went wrong), and whether the disk is full, which the
+ * log cannot say when it was that very disk that filled.
+ */
+async function pageServerEnd(pid: number, logPath: string, dir: string): Promise<{ error: string; no_space: boolean }> {
+  await waitGone(pid, 5_000);
+  const text = await fsp.readFile(logPath, 'utf8').catch(() => '');
+  const logged = text.split('\n').filter((l) => /\bError \(/.test(l)).at(-1)?.replace(/^\([\d.\s]+\)\s*/, '').trim() ?? '';
+  const st = await fsp.statfs(dir).catch(() => undefined);
+  const free = st ? st.bavail * st.bsize : Infinity;
+  const noSpace = free < NO_SPACE_BYTES || /No space left on device/.test(logged);
+  if (!noSpace) return { error: logged, no_space: false };
+  const room = `${dir} has ${mib(free)} MiB free`;
+  return { error: logged ? `${logged}; ${room}` : `the destination's disk is full: ${room}`, no_space: true };
 }
 
 /** A loopback TCP port free now (CRIU's page server binds it right after). */

@@ -8,6 +8,7 @@ import { resolveFinalState, type FinalState, type RequestedState } from '../fina
 import type { DumpOptions__Output } from '../generated/criu_agent/v1/DumpOptions';
 import type { MigrateMode } from '../generated/criu_agent/v1/MigrateMode';
 import type { MigrationReply__Output } from '../generated/criu_agent/v1/MigrationReply';
+import type { MigrationPageServerClosed__Output } from '../generated/criu_agent/v1/MigrationPageServerClosed';
 import type { RestoreOptions__Output } from '../generated/criu_agent/v1/RestoreOptions';
 import { continueTree, estimateMemoryBytes, readStartTime, signalTree, snapshotTree, treeStatus } from '../proctree';
 import { validateCheckpointId } from '../store';
@@ -104,12 +105,22 @@ export class MigrateService {
     let dumped = false;
     let killed = false;
     let restoredPid: number | undefined;
+    /** Why the destination's page server failed, if it said so. */
+    let pageServerFailed: MigrationPageServerClosed__Output | undefined;
     try {
       const cpuinfo = await this.cpuinfo(signal);
       const version = await this.ctx.version(signal);
       session = this.peers.open(p.destination, signal);
       // A lost destination must also fail a dump waiting on the page server: the relay is closed then.
-      const replies = new Replies(session, (bytes) => relay?.toDump(bytes), () => relay?.close());
+      const replies = new Replies(
+        session,
+        (bytes) => relay?.toDump(bytes),
+        (closed) => {
+          if (closed.error) pageServerFailed ??= closed;
+          relay?.endToDump();
+        },
+        () => relay?.close(),
+      );
       await session.send({
         offer: {
           checkpoint_id: id,
@@ -197,6 +208,14 @@ export class MigrateService {
       // The tree is still here (running, or stopped by the dump): it must run on.
       const resumed = await this.resume(p.pid);
       const cause = err instanceof AgentError ? err : new AgentError('internal', errorMessage(err), { cause: err });
+      if (pageServerFailed && !dumped) {
+        // The dump's own error only says its page server went away; the destination said why.
+        throw new AgentError(
+          pageServerFailed.no_space ? 'resource-exhausted' : cause.kind,
+          `the destination's page server failed (${pageServerFailed.error}), so the dump failed: ${cause.message}; ${resumed}`,
+          { cause: err },
+        );
+      }
       throw new AgentError(cause.kind, `${cause.message}; ${resumed}`, { cause: err, details: cause.details });
     } finally {
       relay?.close();
@@ -288,7 +307,8 @@ class Replies {
 
   constructor(
     session: PeerSession,
-    private readonly pageData: (bytes: Buffer) => void,
+    pageData: (bytes: Buffer) => void,
+    pageServerClosed: (closed: MigrationPageServerClosed__Output) => void,
     onLost: () => void,
   ) {
     void (async () => {
@@ -296,7 +316,8 @@ class Replies {
         for (;;) {
           const r = await session.receive();
           if (!r) break;
-          if (r.page_server_data) this.pageData(r.page_server_data);
+          if (r.page_server_data) pageData(r.page_server_data);
+          else if (r.page_server_closed) pageServerClosed(r.page_server_closed);
           else this.queue.push(r);
           this.waiter?.();
         }
@@ -335,6 +356,7 @@ class DumpRelay {
   private socket?: net.Socket;
   private readonly done: Promise<void>;
   private sending = Promise.resolve();
+  private peerEnded = false;
 
   private constructor(
     private readonly server: net.Server,
@@ -345,6 +367,7 @@ class DumpRelay {
       server.once('connection', (sock) => {
         this.socket = sock;
         server.close();
+        if (this.peerEnded) sock.end();
         sock.on('data', (d: Buffer) => {
           this.bytes += d.length;
           sock.pause();
@@ -376,6 +399,12 @@ class DumpRelay {
   /** Bytes the destination's page server answered. */
   toDump(bytes: Buffer): void {
     this.socket?.write(bytes);
+  }
+
+  /** The destination's page server closed its side: so does the dump's connection (after the bytes before). */
+  endToDump(): void {
+    this.peerEnded = true;
+    this.socket?.end();
   }
 
   /** Resolves once the dump closed its connection and every byte was handed to the session. */

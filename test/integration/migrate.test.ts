@@ -184,6 +184,45 @@ describe('a source with little room', () => {
   });
 });
 
+describe('a destination whose disk fills during the page transfer', () => {
+  it("its page server fails on ENOSPC: the source's dump fails at once, the tree runs on here, nothing is left there", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'criu-agent-full-dst-'));
+    const stateDir = path.join(dir, 'state');
+    fs.mkdirSync(stateDir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=160m,mode=0700', 'tmpfs', stateDir]);
+    let full: AgentProcess | undefined;
+    try {
+      full = await startAgent({ dir, namespaced: true });
+      const t = await startTarget({ children: 1, extraMiB: 64 });
+      const id = newId('full-dst');
+      const filler = path.join(stateDir, 'filler');
+      const started = Date.now();
+      // The offer passed the space check; the disk fills before the first page arrives.
+      const { error, events } = await migrate(
+        { pid: t.pid, destination: `unix:${full.socket}`, checkpoint_id: id },
+        { onEvent: (e) => void (e.step === 'MIGRATE_STEP_ACCEPTED' && execFileSync('fallocate', ['-l', `${150 * 1024 * 1024}`, filler])) },
+      );
+      const took = Date.now() - started;
+      expect(events.map((e) => e.step)).toEqual(['MIGRATE_STEP_ACCEPTED']);
+      expect(error?.details).toMatch(/^the destination's page server failed \(the destination's disk is full: .* has 0\.\d MiB free\), so the dump failed: CRIU dump failed/);
+      expect(error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(error?.details).toMatch(/the tree runs on on the source \(pid \d+\) and nothing was left on the destination$/);
+      // Before the fix the dump waited for an answer that never came, until the call's deadline.
+      expect(took).toBeLessThan(30_000);
+      await expectRunningHere(t.pid);
+      await t.query();
+      fs.rmSync(filler);
+      for (let i = 0; i < 100 && checkpointDirs(stateDir).some((n) => n.includes(id)); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(checkpointDirs(stateDir).filter((n) => n.includes(id))).toEqual([]);
+      expect(await listed(full)).not.toContain(id);
+    } finally {
+      await full?.stop('SIGKILL');
+      execFileSync('umount', ['-l', stateDir]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('refusals before anything is frozen', () => {
   it('PRE_COPY and POST_COPY on this kernel: FAILED_PRECONDITION, the tree never stopped', async () => {
     const t = await startTarget({ children: 1 });

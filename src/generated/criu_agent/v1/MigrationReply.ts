@@ -3,6 +3,7 @@
 import type { MigrationAccepted as _criu_agent_v1_MigrationAccepted, MigrationAccepted__Output as _criu_agent_v1_MigrationAccepted__Output } from '../../criu_agent/v1/MigrationAccepted';
 import type { MigrationRestored as _criu_agent_v1_MigrationRestored, MigrationRestored__Output as _criu_agent_v1_MigrationRestored__Output } from '../../criu_agent/v1/MigrationRestored';
 import type { MigrationDone as _criu_agent_v1_MigrationDone, MigrationDone__Output as _criu_agent_v1_MigrationDone__Output } from '../../criu_agent/v1/MigrationDone';
+import type { MigrationPageServerClosed as _criu_agent_v1_MigrationPageServerClosed, MigrationPageServerClosed__Output as _criu_agent_v1_MigrationPageServerClosed__Output } from '../../criu_agent/v1/MigrationPageServerClosed';
 
 /**
  * What the destination answers in ReceiveMigration.
@@ -24,7 +25,14 @@ export interface MigrationReply {
    * The final state is applied: the migration is complete.
    */
   'done'?: (_criu_agent_v1_MigrationDone | null);
-  'reply'?: "accepted"|"page_server_data"|"restored"|"done";
+  /**
+   * The page server closed its connection: after the dump's last request,
+   * or because it failed (its disk is full, say). The source closes the
+   * dump's connection too, so that a dump still waiting for an answer fails
+   * at once instead of waiting for ever.
+   */
+  'page_server_closed'?: (_criu_agent_v1_MigrationPageServerClosed | null);
+  'reply'?: "accepted"|"page_server_data"|"restored"|"done"|"page_server_closed";
 }
 
 /**
@@ -47,5 +55,12 @@ export interface MigrationReply__Output {
    * The final state is applied: the migration is complete.
    */
   'done'?: (_criu_agent_v1_MigrationDone__Output | null);
-  'reply'?: "accepted"|"page_server_data"|"restored"|"done";
+  /**
+   * The page server closed its connection: after the dump's last request,
+   * or because it failed (its disk is full, say). The source closes the
+   * dump's connection too, so that a dump still waiting for an answer fails
+   * at once instead of waiting for ever.
+   */
+  'page_server_closed'?: (_criu_agent_v1_MigrationPageServerClosed__Output | null);
+  'reply'?: "accepted"|"page_server_data"|"restored"|"done"|"page_server_closed";
 }
