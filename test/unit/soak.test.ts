@@ -76,6 +76,14 @@ describe('resources: judge', () => {
     expect(judge(series(12, (i) => ({ rssBytes: (swing(i) + i * 8) * MiB })))[0]?.growth).toEqual([expect.stringMatching(/^RSS/)]);
   });
 
+  it('does not take a dip of RSS at the start for its level: the start is its usual level, the end its floor', () => {
+    // As seen in a 30-minute soak: one sample 28 MiB below the rest, heap flat.
+    const dipped = (i: number): number => (i === 4 ? 128 : 156 + (i % 2) * 4);
+    expect(judge(series(12, (i) => ({ rssBytes: dipped(i) * MiB })))[0]?.growth).toEqual([]);
+    // A leak after such a dip still shows: even the end's lowest sample is far above the start's usual level.
+    expect(judge(series(12, (i) => ({ rssBytes: (dipped(i) + (i >= 9 ? 40 : 0)) * MiB })))[0]?.growth).toEqual([expect.stringMatching(/^RSS/)]);
+  });
+
   it('judges each agent process apart, and not one with too few samples', () => {
     const figs = judge([...series(3, () => ({}), 1), ...series(12, (i) => ({ t: 100 + i * 10, rssBytes: (200 + i * 10) * MiB }), 2)]);
     expect(figs.map((f) => [f.incarnation, f.judged])).toEqual([
