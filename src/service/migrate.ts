@@ -281,7 +281,7 @@ export class MigrateService {
       await this.ctx.stopped.remove(pid).catch(() => undefined);
       return `the tree was resumed on the source (pid ${pid}) and nothing was left on the destination`;
     }
-    return `the tree runs on on the source (pid ${pid}) and nothing was left on the destination`;
+    return `the tree keeps running on the source (pid ${pid}) and nothing was left on the destination`;
   }
 }
 

@@ -48,7 +48,7 @@ async function expectRefusedAndRunning(src: AgentProcess, code: grpc.status, det
   expect(events).toEqual([]);
   expect(error?.code).toBe(code);
   expect(error?.details).toMatch(details);
-  expect(error?.details).toMatch(new RegExp(`; the tree runs on on the source \\(pid ${t.pid}\\) and nothing was left on the destination$`));
+  expect(error?.details).toMatch(new RegExp(`; the tree keeps running on the source \\(pid ${t.pid}\\) and nothing was left on the destination$`));
   expect(treeStatus(await snapshotTree(t.pid))).toBe('running');
   await t.query();
   expect(await listed(dst)).not.toContain(id);
