@@ -16,11 +16,11 @@ export interface MigrateOutcome {
 export function migrateEvents(
   client: CheckpointAgentClient,
   req: object,
-  opts: { cancelAt?: string; onEvent?: (e: MigrateEvent__Output) => void } = {},
+  opts: { cancelAt?: string; onEvent?: (e: MigrateEvent__Output) => void; deadlineMs?: number } = {},
 ): Promise<MigrateOutcome> {
   return new Promise((resolve) => {
     const events: MigrateEvent__Output[] = [];
-    const c = client.Migrate(req);
+    const c = client.Migrate(req, opts.deadlineMs ? { deadline: Date.now() + opts.deadlineMs } : {});
     c.on('data', (e: MigrateEvent__Output) => {
       events.push(e);
       opts.onEvent?.(e);
