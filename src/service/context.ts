@@ -201,10 +201,19 @@ export function linkedAbort(parent?: AbortSignal): { signal: AbortSignal; abort:
   return { signal: controller.signal, abort: (reason) => controller.abort(reason) };
 }
 
-/** Settles like `p`, or rejects with the signal's reason as soon as it aborts. */
+/**
+ * Settles like `p`, or rejects with the signal's reason as soon as it aborts.
+ * `p` goes on after an abort (a Dump or Restore finishes or rolls back in the
+ * background); its later failure is nobody's to handle, and must not become
+ * an unhandled rejection, which ends the agent (seen in the soak: a Restore
+ * cancelled before its work began took the agent down with it).
+ */
 export function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return p;
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  if (signal.aborted) {
+    p.catch(() => undefined);
+    return Promise.reject(signal.reason as Error);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });

@@ -780,6 +780,40 @@ describe('Restore', () => {
     // The checkpoint stays for another try.
     expect(await store.get('d')).not.toBeNull();
   });
+
+  // Seen in the soak: a Restore whose client cancelled while the checkpoint
+  // was being looked up answered CANCELLED, then its work, going on in the
+  // background, failed with the same reason, unhandled, and Node ended the agent.
+  it('cancelled while its checkpoint is looked up: CANCELLED, no CRIU run, and nothing left unhandled to end the agent', async () => {
+    const old = await freePid();
+    await commitRecord('d', { pid: old, pids: [old] });
+    const controller = new AbortController();
+    const reason = new AgentError('cancelled', 'Restore: the client cancelled the call');
+    const get = store.get.bind(store);
+    jest.spyOn(store, 'get').mockImplementation(async (id) => {
+      controller.abort(reason);
+      return get(id);
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown): void => {
+      unhandled.push(err);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const err = await agentRejection(services.restore.restore({ checkpointId: 'd', requested: 'RUNNING', options: {} }, controller.signal));
+      expect(err).toBe(reason);
+      // The background work ends (its CRIU slot was never granted) and any rejection surfaces within a few turns.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(unhandled).toEqual([]);
+      expect(criu.calls).toEqual([]);
+      // Its locks were released: the next Restore runs.
+      jest.restoreAllMocks();
+      rebuildsSleeper();
+      expect((await services.restore.restore({ checkpointId: 'd', requested: 'RUNNING', options: {} })).finalState).toBe('RUNNING');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });
 
 describe('Continue', () => {
