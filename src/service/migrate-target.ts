@@ -206,7 +206,7 @@ export class MigrationTargetService {
  * and then the source's dump, waiting for an answer that never comes, would
  * otherwise hold the tree frozen until the call's deadline.
  */
-class PageServerRelay {
+export class PageServerRelay {
   private socket?: net.Socket;
   private closed?: Promise<void>;
   private ended = false;
@@ -221,15 +221,23 @@ class PageServerRelay {
 
   async write(bytes: Buffer): Promise<void> {
     const sock = await this.connect();
-    this.rethrow();
-    // Bytes the dump sent before it heard the page server is gone: nobody reads them.
+    // Bytes the dump sent before it heard the page server is gone: nobody
+    // reads them, and onEnd tells the source why (a reset is no error of the relay's).
     if (this.ended) return;
-    if (sock.write(bytes)) return;
-    await new Promise<void>((resolve) => {
-      sock.once('drain', resolve);
-      sock.once('close', resolve);
-    });
     this.rethrow();
+    if (sock.write(bytes)) return;
+    // Both listeners go once either fired: one left per slow write piled up
+    // on the socket for the whole transfer (Node's MaxListenersExceededWarning in the soak).
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        sock.off('drain', done);
+        sock.off('close', done);
+        resolve();
+      };
+      sock.on('drain', done);
+      sock.on('close', done);
+    });
+    if (!this.ended) this.rethrow();
   }
 
   /** Half-closes towards the page server, waits until it closed too and every answer was sent back. */
@@ -241,7 +249,9 @@ class PageServerRelay {
     this.rethrow();
   }
 
+  /** Ends the relay for good: the call is over, nobody is told of the page server's end. */
   destroy(): void {
+    this.ended = true;
     this.socket?.destroy();
   }
 
@@ -270,13 +280,21 @@ class PageServerRelay {
           },
         );
       });
-      sock.once('end', () => {
+      // The page server's end, however it came: a FIN ('end') when it closed
+      // after reading everything, or a reset ('error', then 'close') when it
+      // died with bytes of the dump still unread (a full disk, mid-transfer:
+      // seen in the soak, where no 'end' came, the source was never told, and
+      // its dump waited for an answer until the call's deadline).
+      const ended = (): void => {
+        if (this.ended) return;
         this.ended = true;
         // After every answer before it, in order.
         this.sending = this.sending.then(() => this.onEnd()).catch((err: unknown) => {
           this.failed ??= err instanceof Error ? err : new Error(String(err));
         });
-      });
+      };
+      sock.once('end', ended);
+      sock.once('close', ended);
     });
   }
 }
