@@ -87,8 +87,20 @@ export function auditInterceptor(opts: { transports: Transports; log: Logger }):
             nextHalfClose();
           },
           onCancel: () => {
-            if (replied) write(grpc.status.OK);
-            else if (!handlerStarted) write(grpc.status.CANCELLED, 'cancelled before the agent started it');
+            const streaming = descriptor.requestStream || descriptor.responseStream;
+            // A unary call whose answer went out was answered OK. A stream's
+            // messages are only steps: a Migrate cancelled after its DUMPED
+            // event failed (its audit line said OK before).
+            if (replied && !descriptor.responseStream) write(grpc.status.OK);
+            else if (!handlerStarted && !descriptor.requestStream) write(grpc.status.CANCELLED, 'cancelled before the agent started it');
+            else if (streaming) {
+              // grpc-js sends a cancelled stream's later status past the
+              // interceptors: what the client did is the result.
+              const deadline = call.getDeadline();
+              const expired = (deadline instanceof Date ? deadline.getTime() : deadline) <= Date.now() + 5;
+              if (expired) write(grpc.status.DEADLINE_EXCEEDED, "the call's deadline passed; the agent stopped the work");
+              else write(grpc.status.CANCELLED, 'the client cancelled the call; the agent stopped the work');
+            }
             // else: the handler is stopping CRIU; its answer is the result.
           },
         }),

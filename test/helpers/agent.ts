@@ -34,6 +34,15 @@ export interface AgentProcess {
   dispose(): Promise<void>;
 }
 
+/** The agent's JSON log lines with `audit: true`. */
+export function auditLines(agent: AgentProcess): Record<string, unknown>[] {
+  return agent
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('"audit":true'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 export interface StartAgentOptions {
   dir?: string;
   /** Appended to the command line. */

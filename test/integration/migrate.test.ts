@@ -15,7 +15,8 @@ import * as path from 'node:path';
 import { AgentError } from '../../src/errors';
 import { GrpcPeerConnector } from '../../src/peer/grpc';
 import { pidInUse, snapshotTree, treeStatus, waitForPidFree } from '../../src/proctree';
-import { startAgent, type AgentProcess } from '../helpers/agent';
+import { auditLines, startAgent, type AgentProcess } from '../helpers/agent';
+import { waitUntil } from '../helpers/wait';
 import { CLI, outcome } from '../helpers/cli';
 import { killAllTargets, startTarget, type TargetState } from '../helpers/target';
 import { checkpointDirs } from '../helpers/transfer';
@@ -370,6 +371,10 @@ describe('failures after the freeze resume the tree on the source', () => {
     await expectNothingOnDst(id);
     for (const pid of t.allPids) expect(dstPids()).not.toContain(pid);
     expect(await listed(src)).not.toContain(id);
+    // The audit says how the call ended, not that it had sent events (it said OK before).
+    await waitUntil('the audit lines', () => auditLines(src).some((l) => l.checkpointId === id) && auditLines(dst).some((l) => l.checkpointId === id));
+    expect(auditLines(src).filter((l) => l.checkpointId === id).map((l) => [l.method, l.code])).toEqual([['Migrate', 'CANCELLED']]);
+    expect(auditLines(dst).filter((l) => l.checkpointId === id).map((l) => [l.method, l.code])).toEqual([['ReceiveMigration', 'CANCELLED']]);
   });
 
   it('the source agent is killed while it holds the tree stopped: its next start resumes the tree, nothing is left on the destination', async () => {

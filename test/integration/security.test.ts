@@ -13,10 +13,11 @@ import * as tls from 'node:tls';
 import type { CheckpointAgentClient } from '../../src/generated/criu_agent/v1/CheckpointAgent';
 import type { ProtoGrpcType } from '../../src/generated/agent';
 import { loadAgentPackageDefinition } from '../../src/proto';
-import { call, expectStatus, startAgent, type AgentProcess } from '../helpers/agent';
+import { auditLines, call, expectStatus, startAgent, type AgentProcess } from '../helpers/agent';
 import { CertDir } from '../helpers/certs';
 import { CLI, readableCliCopy } from '../helpers/cli';
 import { killAllTargets, startTarget } from '../helpers/target';
+import { waitUntil as waitFor } from '../helpers/wait';
 
 jest.setTimeout(180_000);
 
@@ -33,15 +34,6 @@ function tlsClient(address: string, who?: string, ca = 'ca'): CheckpointAgentCli
   return new proto.criu_agent.v1.CheckpointAgent(address, creds, { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' });
 }
 
-/** The JSON log lines of the agent with `audit: true`. */
-function auditLines(agent: AgentProcess): Record<string, unknown>[] {
-  return agent
-    .output()
-    .split('\n')
-    .filter((l) => l.includes('"audit":true'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
 /** The SHA-256 fingerprint of the certificate the server presents on a new connection. */
 function serverFingerprint(address: string, who: string): Promise<string> {
   const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
@@ -53,14 +45,6 @@ function serverFingerprint(address: string, who: string): Promise<string> {
     });
     s.on('error', reject);
   });
-}
-
-async function waitFor(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
-  const started = Date.now();
-  while (!cond()) {
-    if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** The policy of the TLS tests: the controller certificate operates, the reader's reads. */
