@@ -17,6 +17,7 @@ import type { RestoreResponse__Output } from '../../src/generated/criu_agent/v1/
 import { pidInUse, waitForPidFree, waitForTreeStatus } from '../../src/proctree';
 import { call, expectStatus, startAgent, type AgentProcess } from '../helpers/agent';
 import { killAllTargets, startTarget, type Target } from '../helpers/target';
+import { waitFor } from '../helpers/wait';
 
 jest.setTimeout(180_000);
 
@@ -52,16 +53,6 @@ function criuOf(agent: AgentProcess): number[] {
     }
   }
   return out;
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 /**

@@ -37,6 +37,7 @@ import {
   unitServeArgs,
 } from '../helpers/deploy';
 import { killAllTargets, startTarget } from '../helpers/target';
+import { waitUntil as waitFor } from '../helpers/wait';
 
 jest.setTimeout(180_000);
 
@@ -116,14 +117,6 @@ function freePid(): number {
 
 /** The cgroup v2 path of this process. */
 const ownCgroup = /^0::(.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '';
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const started = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.each(DEPLOYMENTS)('$name, started with its own arguments', ({ serveArgs, policy: policyText, localChecks, renew }) => {
   const policy = parsePolicy(JSON.parse(policyText));

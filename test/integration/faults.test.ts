@@ -15,6 +15,7 @@ import type { RestoreResponse__Output } from '../../src/generated/criu_agent/v1/
 import { pidInUse, snapshotTree, waitForPidFree, waitForTreeStatus } from '../../src/proctree';
 import { call, startAgent, type AgentProcess, hasDumpLog } from '../helpers/agent';
 import { killAllTargets, startTarget, type Target } from '../helpers/target';
+import { waitFor as poll } from '../helpers/wait';
 
 jest.setTimeout(180_000);
 
@@ -39,19 +40,11 @@ function failure<T>(o: Outcome<T>, code: grpc.status, message?: RegExp): grpc.Se
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Polled every 5 ms: a fault must catch CRIU workers that live for tens of ms. */
+const waitFor = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => poll(what, probe, timeoutMs, 5);
 let seq = 0;
 const newId = (what: string): string => `${what}-${process.pid}-${seq++}`;
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 async function expectAllFree(pids: readonly number[]): Promise<void> {
   const busy: number[] = [];
