@@ -59,6 +59,14 @@ export class SoakAgent {
   /** Starts of the agent process so far (1 after start()). */
   incarnation = 0;
   owned?: OwnedPid;
+  /**
+   * Called when the agent exits without the soak having killed or stopped
+   * it (a crash: an unhandled error ends Node): how it ended and the last
+   * lines it wrote. The soak counts it and starts the agent again at once.
+   */
+  onCrash?: (how: string, lastWords: string) => void;
+  private exitExpected = false;
+  private tail = '';
   private readonly packageDef: PackageDefinition;
   private readonly logFd: number;
 
@@ -114,14 +122,27 @@ export class SoakAgent {
         )
       : spawn(process.execPath, serve, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
+    this.exitExpected = false;
+    this.tail = '';
     this.incarnation++;
     fs.writeSync(this.logFd, `{"soak":"agent start","incarnation":${this.incarnation},"pid":${child.pid ?? 0}}\n`);
     let head = '';
     child.stderr?.on('data', (d: Buffer) => {
       fs.writeSync(this.logFd, d);
       if (head.length < 64 * 1024) head += d.toString();
+      this.tail = (this.tail + d.toString()).slice(-4096);
     });
-    this.exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    this.exited = new Promise<void>((resolve) =>
+      child.once('exit', (code, signal) => {
+        resolve();
+        // Stderr may still hold its last lines: read them once it closed.
+        if (!this.exitExpected && this.onCrash) {
+          const report = (): void => this.onCrash?.(signal ? `killed by ${signal}` : `exit code ${String(code)}`, this.tail);
+          if (child.stderr && !child.stderr.closed) child.stderr.once('close', report);
+          else report();
+        }
+      }),
+    );
     const started = Date.now();
     for (;;) {
       const line = head.split('\n').find((l) => l.includes('criu-agent listening'));
@@ -155,12 +176,14 @@ export class SoakAgent {
 
   /** SIGKILLs the agent (as the OOM killer or a crash would) and waits for it to be gone. */
   async kill(): Promise<void> {
+    this.exitExpected = true;
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
     await this.exited;
   }
 
   /** SIGTERM, SIGKILL after 20 s; a namespaced node is SIGKILLed (unshare ignores SIGTERM), which ends its pid namespace. */
   async stop(): Promise<void> {
+    this.exitExpected = true;
     this.client?.close();
     this.client = undefined;
     if (this.namespaced) await this.kill();

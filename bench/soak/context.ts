@@ -54,6 +54,7 @@ export const HANG_MARGIN_MS = 15_000;
 export type Invariant =
   | 'listed-status'
   | 'no-hang'
+  | 'agent-stays-up'
   | 'restorable'
   | 'files-match-manifest'
   | 'nothing-half-written'
@@ -67,6 +68,7 @@ export type Invariant =
 export const INVARIANTS: readonly Invariant[] = [
   'listed-status',
   'no-hang',
+  'agent-stays-up',
   'restorable',
   'files-match-manifest',
   'nothing-half-written',

@@ -151,6 +151,19 @@ async function main(): Promise<number> {
     peerRef = peer;
     await checker.notePeerBase();
   }
+  // An agent that ends on its own crashed (Node ends on an unhandled error):
+  // a broken promise, counted, and started again at once as systemd would.
+  for (const [a, name] of [[agent, 'the agent'], [peer, 'the second node']] as const) {
+    if (!a) continue;
+    a.onCrash = (how, lastWords) => {
+      const said = lastWords.trim().split('\n').filter((l) => !l.startsWith('{')).slice(0, 6).join(' | ').slice(0, 600);
+      soak.violation('agent-stays-up', `${name} (pid ${a.pid}) exited on its own, ${how}${said ? `: ${said}` : ''}`);
+      a.start().then(
+        () => soak.log(`  ${name} started again as pid ${a.pid}`),
+        (err: unknown) => soak.log(`  ${name} did not start again: ${(err as Error).message}`),
+      );
+    };
+  }
   const faults = new FaultRunner(soak, new Rng(opts.seed, 1000), fsDir);
   const schedule = faultSchedule(new Rng(opts.seed, 1001), durationSec);
   const ops = activeOps(soak);

@@ -946,7 +946,15 @@ async function agentListening(soak: Soak, ms: number): Promise<void> {
 
 /** Deletes up to n of the oldest idle acknowledged checkpoints on the soak's agent (the ledger follows). */
 async function makeRoom(soak: Soak, n: number): Promise<void> {
-  for (const e of soak.ledger.idle((x) => x.fate === 'present').slice(0, n)) {
+  const tried = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    // Picked at each turn, not listed once up front: while this loop awaits,
+    // another worker's call may take or delete the next one (two workers
+    // making room at once deleted the same checkpoint, and the second
+    // NOT_FOUND was counted as a lost checkpoint).
+    const e = soak.ledger.idle((x) => x.fate === 'present' && !tried.has(x.id))[0];
+    if (!e) return;
+    tried.add(e.id);
     e.busy = true;
     try {
       const r = await soak.call('Migrate.make-room.Delete', 'DeleteCheckpoint', { checkpoint_id: e.id }, { deadlineMs: CONTROL_DEADLINE_MS, expect: [S.OK, S.FAILED_PRECONDITION] });
