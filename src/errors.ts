@@ -52,3 +52,16 @@ export function errorMessage(err: unknown): string {
   if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') return err.message;
   return String(err);
 }
+
+/**
+ * Any error as an AgentError: an AgentError as it is; a full disk the layer
+ * below did not name itself (ENOSPC, EDQUOT) is no agent bug, the caller can
+ * free space; anything else is internal, with its message.
+ */
+export function toAgentError(err: unknown): AgentError {
+  if (err instanceof AgentError) return err;
+  const message = errorMessage(err);
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new AgentError('resource-exhausted', `the agent's file system is full: ${message}`, { cause: err });
+  return new AgentError('internal', `internal error: ${message}`, { cause: err });
+}

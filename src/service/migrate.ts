@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CriuMigration } from '../criu/client';
-import { AgentError, errorMessage } from '../errors';
+import { AgentError, errorMessage, toAgentError } from '../errors';
 import { resolveFinalState, type FinalState, type RequestedState } from '../finalState';
 import type { DumpOptions__Output } from '../generated/criu_agent/v1/DumpOptions';
 import type { MigrateMode } from '../generated/criu_agent/v1/MigrateMode';
@@ -207,7 +207,8 @@ export class MigrateService {
       if (killed) throw err;
       // The tree is still here (running, or stopped by the dump): it must run on.
       const resumed = await this.resume(p.pid);
-      const cause = err instanceof AgentError ? err : new AgentError('internal', errorMessage(err), { cause: err });
+      // A full disk here (the images it writes before sending them) stays RESOURCE_EXHAUSTED.
+      const cause = toAgentError(err);
       if (pageServerFailed && !dumped) {
         // The dump's own error only says its page server went away; the destination said why.
         throw new AgentError(
