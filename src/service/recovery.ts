@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { PAGE_SERVER_TITLE } from '../criu/client';
 import { CRIU_OWNER_ENV } from '../criu/transport';
 import { findMarkedProcesses, killProcessesSince, readStartTime, readStat, type MarkedProcess } from '../proctree';
 import { RestoreJournal } from '../store';
@@ -36,6 +37,9 @@ export interface Recovery {
  *   waited for, never killed while they may hold a tree. Their helpers
  *   (a CRIU process whose group leader is gone, e.g. kerndat probes left
  *   stopped) are killed. Once one has ended, `sweep` gets its directory.
+ * - CRIU page servers it started for ReceiveMigration: one whose source
+ *   never connected waits for it for good. A page server holds no tree, so
+ *   they are killed at once (see earlierPageServers).
  * - Restores it was in the middle of (RestoreJournal): once no CRIU of the
  *   earlier run can still create tasks, every task created for them since
  *   they began is killed, so no half-restored tree (nor one whose caller
@@ -43,6 +47,11 @@ export interface Recovery {
  */
 export async function recoverEarlierRun(stateDir: string, log: Logger): Promise<Recovery> {
   const owner = path.resolve(stateDir);
+  // Before the store's sweep: their directories are temporary ones it removes.
+  for (const pid of await earlierPageServers(owner)) {
+    killQuietly(pid);
+    log.warn({ pid }, 'killed a CRIU page server an earlier run started for a migration that never reached it');
+  }
   const leftovers = await findMarkedProcesses('criu', CRIU_OWNER_ENV, owner);
   const leaders = leftovers.filter((p) => p.pid === p.pgid);
   const cwds = new Map<number, string>();
@@ -92,6 +101,25 @@ export async function recoverEarlierRun(stateDir: string, log: Logger): Promise<
     return [];
   });
   return { busy: [...cwds.values()], done };
+}
+
+/**
+ * Page servers whose images directory is in this state directory. Their
+ * title hides the owner mark from /proc/PID/environ, so they are known by
+ * their working directory (CRIU's page server works in its images
+ * directory). Seen in the soak: the agent killed between starting one and
+ * the source's first page left it waiting in accept() after the restart.
+ */
+async function earlierPageServers(owner: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const name of await fsp.readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmd = await fsp.readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (!cmd.startsWith(PAGE_SERVER_TITLE)) continue;
+    const cwd = await fsp.readlink(`/proc/${name}/cwd`).catch(() => '');
+    if (cwd.startsWith(`${owner}/`)) found.push(Number(name));
+  }
+  return found;
 }
 
 /** Those of `ps` that still run (the same process: same start time; a zombie has ended). */
