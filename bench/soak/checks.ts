@@ -261,9 +261,11 @@ export class Checker {
     };
     for (const { pid, p, o } of await lingering(scan)) {
       const what = p.comm === 'criu' ? 'a CRIU process' : p.state === 'Z' ? 'a zombie' : 'a process the soak does not know';
+      // Which CRIU it was (swrk, a page server and its port, ...): the command line names it.
+      const cmd = (await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ').trim().slice(0, 120);
       this.soak.violation(
         'no-stray-process',
-        `${what} left behind: pid ${pid} (${p.comm}, state ${p.state}, parent ${p.ppid}${p.ppid === this.soak.agent.pid ? ', the agent' : ''})`,
+        `${what} left behind: pid ${pid} (${p.comm}, state ${p.state}, parent ${p.ppid}${p.ppid === this.soak.agent.pid ? ', the agent' : ''}${cmd ? `: ${cmd}` : ''})`,
       );
       // Under the soak's root, so its own: killed, so that it is reported once and the run goes on clean.
       await signalOwned(o, 'SIGKILL');
