@@ -224,9 +224,12 @@ export class RpcCriuClient implements CriuClient, CriuMigration {
   }
 
   async pageServer(dir: string, logFile: string, listen: { address: string; port: number }, signal?: AbortSignal): Promise<{ pid: number; port: number }> {
-    const resp = await this.withDir(dir, (fd) =>
-      this.call('check', { type: 'PAGE_SERVER', opts: { images_dir_fd: fd, log_file: logFile, ps: listen } }, signal),
-    );
+    signal?.throwIfAborted();
+    // Not cancelled midway: the page server is a daemon in a session of its
+    // own, which killing swrk does not reach; started for a call that is gone,
+    // it would wait for a connection for good (seen in the soak, on the
+    // second node). The start takes tens of ms; an abort is honoured after it.
+    const resp = await this.withDir(dir, (fd) => this.call('check', { type: 'PAGE_SERVER', opts: { images_dir_fd: fd, log_file: logFile, ps: listen } }));
     // CRIU 4.2 reports the port it was given (port 0 cannot be used) and no
     // pid: its daemon is found by the title it sets, which names the port.
     const port = resp.ps?.port || listen.port;
@@ -241,6 +244,14 @@ export class RpcCriuClient implements CriuClient, CriuMigration {
       }
       const log = await summarizeLog(`${dir}/${logFile}`);
       throw new AgentError('internal', `CRIU could not start a page server${log.errors.length ? `: ${log.errors.join(' | ')}` : ''}; log: ${dir}/${logFile}`);
+    }
+    if (signal?.aborted) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+      throw signal.reason;
     }
     return { pid, port };
   }
