@@ -321,7 +321,7 @@ async function pageServerEnd(pid: number, logPath: string, dir: string): Promise
 }
 
 /** A loopback TCP port free now (CRIU's page server binds it right after). */
-function freeLoopbackPort(): Promise<number> {
+export function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);

@@ -10,8 +10,11 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CertDir } from './certs';
+import { freePort } from './net';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
+
+export { freePort };
 
 export interface RegistryOptions {
   /** Serve HTTPS with a certificate for 127.0.0.1/localhost signed by a test CA (`caFile`). */
@@ -132,17 +135,6 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   };
 }
 
-/** A port nobody listens on right now (the kernel's choice for port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** The registry accepts connections on port. */
 function answers(port: number): Promise<boolean> {

@@ -9,7 +9,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AgentError } from '../../src/errors';
@@ -21,6 +20,7 @@ import { CLI, outcome } from '../helpers/cli';
 import { killAllTargets, startTarget, type TargetState } from '../helpers/target';
 import { checkpointDirs } from '../helpers/transfer';
 import { inNamespacesOf, listedIds, migrateEvents, queryInNamespacesOf, type MigrateOutcome } from '../helpers/migrate';
+import { freePort } from '../helpers/net';
 
 jest.setTimeout(120_000);
 
@@ -428,13 +428,3 @@ describe('failures after the freeze resume the tree on the source', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}

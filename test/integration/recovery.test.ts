@@ -4,7 +4,6 @@
  * one starts, and not when the agent dies (its next start kills them).
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig } from '../../src/config';
@@ -14,6 +13,7 @@ import { createLogger } from '../../src/log';
 import { readStat } from '../../src/proctree';
 import { recoverEarlierRun } from '../../src/service/recovery';
 import { waitUntil } from '../helpers/wait';
+import { freePort } from '../helpers/net';
 
 const criuPath = loadConfig({ env: process.env }).criuPath;
 let root: string;
@@ -26,16 +26,6 @@ afterEach(() => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const clientOf = (stateDir: string): RpcCriuClient => new RpcCriuClient(new SwrkLauncher({ criuPath, owner: stateDir }), 'criu swrk (test)');
 
