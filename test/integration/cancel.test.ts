@@ -265,6 +265,16 @@ describe('the whole tree killed from outside while CRIU holds it', () => {
         /every process of the tree died during the dump .*CRIU, left waiting on them, was stopped/,
       );
       await waitFor('the tree seized by CRIU', () => (/^\d+ \(.*\) t /.test(fs.readFileSync(`/proc/${t.pid}/stat`, 'utf8')) ? true : undefined));
+      // And CRIU done collecting it (it locks the network last, then notifies query-ext-files and
+      // waits): a kill while it still seizes children or reads their namespaces is another case,
+      // NOT_FOUND "exited ... while CRIU was seizing it" (seen in CI under load).
+      const checkpoints = path.join(agent.stateDir, 'checkpoints');
+      const dumpLogSays = (what: string): boolean =>
+        fs
+          .readdirSync(checkpoints)
+          .filter((n) => n.startsWith('.tmp-') && n.includes(id))
+          .some((d) => fs.readdirSync(path.join(checkpoints, d)).some((f) => /^dump-.*\.log$/.test(f) && fs.readFileSync(path.join(checkpoints, d, f), 'utf8').includes(what)));
+      await waitFor('CRIU at query-ext-files', () => (dumpLogSays('net: Lock network') ? true : undefined));
       for (const pid of t.allPids) process.kill(pid, 'SIGKILL');
       await dump;
       await waitFor('CRIU gone', () => (criuOf(agent).length === 0 ? true : undefined), 30_000);
