@@ -159,6 +159,8 @@ export class DumpService {
     const version = await this.ctx.version(signal);
     const commandLine = await readCommandLine(p.pid);
     const startTime = await readStartTime(p.pid);
+    // Who the tree's processes are (pid and start time), for a DEAD dump whose CRIU dies while it kills them.
+    const treeStarts = await Promise.all(before.processes.map(async (proc) => ({ pid: proc.pid, start: await readStartTime(proc.pid) })));
 
     const pending = await this.ctx.store.create(p.checkpointId);
     const logFile = logFileName(op, requestId);
@@ -265,7 +267,7 @@ export class DumpService {
         throw failure;
       }
       // CRIU failed after the checkpoint was made: the agent applies the final state itself.
-      await this.finishAfterCommit(err, p, applied, startTime, early.dir, logFile);
+      await this.finishAfterCommit(err, p, applied, startTime, treeStarts, early.dir, logFile);
     }
     if (early) {
       // CRIU writes stats-dump after post-dump: its figures go into the
@@ -353,6 +355,7 @@ export class DumpService {
     p: DumpParams,
     applied: FinalState,
     startTime: number | null,
+    treeStarts: readonly { pid: number; start: number | null }[],
     dir: string,
     logFile: string,
   ): Promise<void> {
@@ -363,6 +366,20 @@ export class DumpService {
       if (running) await signalTree(running, 'SIGSTOP');
       const stopped = await snapshotTree(p.pid);
       if (stopped && applied === 'DEAD') await signalTree(stopped, 'SIGKILL');
+    }
+    if (applied === 'DEAD') {
+      // CRIU may have died while it killed the tree itself, the root first:
+      // the children, orphaned, are no longer in the root's tree (seen in CI:
+      // one ran on after a DEAD Dump that answered OK). Every process of the
+      // dumped tree that is still the same process goes too.
+      for (const { pid, start } of treeStarts) {
+        if (start === null || (await readStartTime(pid)) !== start) continue;
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
     }
     try {
       await this.ctx.verifyFinalState(p.pid, applied, `dump into checkpoint ${p.checkpointId}`);

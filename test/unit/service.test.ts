@@ -230,6 +230,32 @@ describe('Dump', () => {
     expect((await store.get('ckpt-1'))?.finalState).toBe('DEAD');
   });
 
+  // Seen in CI: CRIU, killed after post-dump while it killed a DEAD tree
+  // itself (the root first), left the children orphaned: out of the root's
+  // tree, they ran on after a Dump that answered DEAD.
+  it('DEAD, CRIU dying after post-dump having killed only the root: the orphaned children are killed too, the Dump answers DEAD', async () => {
+    const root = spawn('sh', ['-c', 'sleep 1000 & echo $!; wait'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    children.add(root);
+    const child = Number(await new Promise<string>((resolve) => root.stdout?.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+    const pid = root.pid ?? 0;
+    await waitForTreeStatus(pid, 'running', 3000);
+    criu.dump = async (run) => {
+      writeImages(run);
+      await run.atCommit?.();
+      process.kill(pid, 'SIGKILL');
+      throw new AgentError('internal', 'CRIU dump failed: criu swrk was killed by SIGKILL before replying');
+    };
+    const r = await services.dump.dump(dumpParams(pid, { requested: 'DEAD' }));
+    expect(r.finalState).toBe('DEAD');
+    let alive = true;
+    for (let i = 0; i < 100 && alive; i++) {
+      alive = (await readProcess(child).catch(() => null))?.tasks.some((t) => t.state !== 'zombie' && t.state !== 'dead') ?? false;
+      if (alive) await new Promise((res) => setTimeout(res, 20));
+    }
+    if (alive) process.kill(child, 'SIGKILL');
+    expect(alive).toBe(false);
+  });
+
   it('RUNNING passes leave_running and writes checkpoint.json (kind dump, pids, criuVersion from CRIU)', async () => {
     const pid = await startSleeper();
     let imagesDirDuringCall = '';
