@@ -447,22 +447,30 @@ function fillFileSystem(file: string): void {
   }
 }
 
-/** The pid of the CRIU page server daemon listening on `port` (its process title names it), if any. */
 /**
  * The start of a page server's /proc/PID/cmdline when swrk started it: CRIU
  * sets this title over its argv and environment, so the agent's owner mark
  * (CRIU_OWNER_ENV) is gone from it; its working directory is the images directory.
  */
-export const PAGE_SERVER_TITLE = 'criu: page-server';
+const PAGE_SERVER_TITLE = 'criu: page-server';
 
+/** Page servers running now: pid and title (spaces for NULs). */
+export async function listPageServers(): Promise<{ pid: number; title: string }[]> {
+  const found: { pid: number; title: string }[] = [];
+  for (const name of await fsp.readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmd = await fsp.readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.startsWith(PAGE_SERVER_TITLE)) found.push({ pid: Number(name), title: cmd.replace(/\0/g, ' ').trimEnd() });
+  }
+  return found;
+}
+
+/** The pid of the CRIU page server daemon listening on `port` (its process title names it), if any. */
 async function findPageServer(port: number): Promise<number | undefined> {
   const wanted = `--port ${port}`;
   for (let attempt = 0; attempt < 50; attempt++) {
-    for (const name of await fsp.readdir('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      const cmd = await fsp.readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
-      if (cmd.startsWith(PAGE_SERVER_TITLE) && cmd.replace(/\0/g, ' ').trimEnd().endsWith(wanted)) return Number(name);
-    }
+    const ps = (await listPageServers()).find((p) => p.title.endsWith(wanted));
+    if (ps) return ps.pid;
     await new Promise((r) => setTimeout(r, 10));
   }
   return undefined;

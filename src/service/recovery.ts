@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { PAGE_SERVER_TITLE } from '../criu/client';
+import { listPageServers } from '../criu/client';
 import { CRIU_OWNER_ENV } from '../criu/transport';
 import { findMarkedProcesses, killProcessesSince, readStartTime, readStat, type MarkedProcess } from '../proctree';
 import { RestoreJournal } from '../store';
@@ -112,12 +112,9 @@ export async function recoverEarlierRun(stateDir: string, log: Logger): Promise<
  */
 async function earlierPageServers(owner: string): Promise<number[]> {
   const found: number[] = [];
-  for (const name of await fsp.readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const cmd = await fsp.readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
-    if (!cmd.startsWith(PAGE_SERVER_TITLE)) continue;
-    const cwd = await fsp.readlink(`/proc/${name}/cwd`).catch(() => '');
-    if (cwd.startsWith(`${owner}/`)) found.push(Number(name));
+  for (const { pid } of await listPageServers()) {
+    const cwd = await fsp.readlink(`/proc/${pid}/cwd`).catch(() => '');
+    if (cwd.startsWith(`${owner}/`)) found.push(pid);
   }
   return found;
 }
