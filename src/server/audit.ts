@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { deadlinePassed } from './unary';
 import type { Logger } from '../log';
 import { AGENT_METHOD_PREFIX, ANONYMOUS_IDENTITY, identityOf, peerOf, type Transports } from './authz';
 
@@ -96,9 +97,7 @@ export function auditInterceptor(opts: { transports: Transports; log: Logger }):
             else if (streaming) {
               // grpc-js sends a cancelled stream's later status past the
               // interceptors: what the client did is the result.
-              const deadline = call.getDeadline();
-              const expired = (deadline instanceof Date ? deadline.getTime() : deadline) <= Date.now() + 5;
-              if (expired) write(grpc.status.DEADLINE_EXCEEDED, "the call's deadline passed; the agent stopped the work");
+              if (deadlinePassed(call.getDeadline())) write(grpc.status.DEADLINE_EXCEEDED, "the call's deadline passed; the agent stopped the work");
               else write(grpc.status.CANCELLED, 'the client cancelled the call; the agent stopped the work');
             }
             // else: the handler is stopping CRIU; its answer is the result.

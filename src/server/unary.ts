@@ -35,6 +35,16 @@ export function requestIdOf(metadata: grpc.Metadata | undefined): string {
   return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : newRequestId();
 }
 
+function deadlineMsOf(deadline: grpc.Deadline): number {
+  return deadline instanceof Date ? deadline.getTime() : deadline;
+}
+
+/** Whether a call ended by its deadline rather than by the client (grpc-js reports both as a cancel). */
+export function deadlinePassed(deadline: grpc.Deadline): boolean {
+  const ms = deadlineMsOf(deadline);
+  return Number.isFinite(ms) && ms <= Date.now() + 5;
+}
+
 /** What every adapter below shares for one call: its id, log, abort signal, and the one mapping of outcomes to a status. */
 interface CallScope {
   ctx: CallContext;
@@ -74,10 +84,9 @@ function openScope(log: Logger, method: string, call: AnyServerCall): CallScope 
   };
   // grpc-js answers an expired deadline itself, and then does not always
   // report the call as cancelled: keep our own timer so CRIU is stopped.
-  const deadline = call.getDeadline();
-  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  const deadlineMs = deadlineMsOf(call.getDeadline());
   const timer = Number.isFinite(deadlineMs) ? setTimeout(() => abort('deadline'), Math.max(0, deadlineMs - Date.now())) : undefined;
-  (call as NodeJS.EventEmitter).on('cancelled', () => abort(Number.isFinite(deadlineMs) && deadlineMs <= Date.now() + 5 ? 'deadline' : 'cancelled'));
+  (call as NodeJS.EventEmitter).on('cancelled', () => abort(deadlinePassed(call.getDeadline()) ? 'deadline' : 'cancelled'));
   const settle = (): void => {
     answered = true;
     clearTimeout(timer);
